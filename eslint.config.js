@@ -1,0 +1,87 @@
+// @ts-check
+import { builtinModules } from 'node:module';
+import js from '@eslint/js';
+import tseslint from 'typescript-eslint';
+
+const nodeBuiltins = builtinModules.flatMap((name) => [name, `node:${name}`]);
+
+/** Layers, innermost first. A layer may import only from the layers before it. */
+const layers = ['core', 'adapters', 'controller|agent|servers', 'cli'];
+const outerLayersOf = (index) =>
+  layers
+    .slice(index + 1)
+    .flatMap((layer) => layer.split('|'))
+    .map((name) => `**/${name}/**`);
+
+/** @param {number} index */
+const boundaryRule = (index, extra = {}) => ({
+  'no-restricted-imports': [
+    'error',
+    {
+      ...extra,
+      patterns: [
+        {
+          group: outerLayersOf(index),
+          message: `src/${layers[index]} must not import outer layers (core <- adapters <- controller/agent/servers <- cli).`,
+        },
+      ],
+    },
+  ],
+});
+
+export default tseslint.config(
+  { ignores: ['dist/**', 'node_modules/**', 'coverage/**'] },
+  js.configs.recommended,
+  ...tseslint.configs.strict,
+  {
+    files: ['src/**/*.ts'],
+    extends: [...tseslint.configs.strictTypeChecked],
+    languageOptions: {
+      parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname },
+    },
+    rules: {
+      '@typescript-eslint/no-floating-promises': 'error',
+      '@typescript-eslint/switch-exhaustiveness-check': 'error',
+      '@typescript-eslint/explicit-module-boundary-types': 'error',
+      '@typescript-eslint/restrict-template-expressions': ['error', { allowNumber: true }],
+      complexity: ['error', 15],
+      'max-params': ['error', 5],
+    },
+  },
+  {
+    files: ['src/**/*.test.ts'],
+    rules: {
+      '@typescript-eslint/explicit-module-boundary-types': 'off',
+      '@typescript-eslint/no-non-null-assertion': 'off',
+      complexity: 'off',
+    },
+  },
+  {
+    // The core is pure: no I/O modules, no clock, no randomness, no environment.
+    files: ['src/core/**/*.ts'],
+    rules: {
+      ...boundaryRule(0, {
+        paths: nodeBuiltins.map((name) => ({
+          name,
+          message: 'src/core is pure: do I/O in src/adapters.',
+        })),
+      }),
+      'no-restricted-globals': [
+        'error',
+        { name: 'process', message: 'src/core is pure: pass configuration in.' },
+        { name: 'Date', message: 'src/core is pure: pass the time in.' },
+        { name: 'setTimeout', message: 'src/core is pure.' },
+        { name: 'fetch', message: 'src/core is pure.' },
+      ],
+      'no-restricted-properties': [
+        'error',
+        { object: 'Math', property: 'random', message: 'src/core is pure: pass randomness in.' },
+      ],
+    },
+  },
+  { files: ['src/adapters/**/*.ts'], rules: boundaryRule(1) },
+  {
+    files: ['src/controller/**/*.ts', 'src/agent/**/*.ts', 'src/servers/**/*.ts'],
+    rules: boundaryRule(2),
+  },
+);

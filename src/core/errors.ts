@@ -1,0 +1,86 @@
+/**
+ * Typed errors with stable codes. Every code here is documented in docs/errors.md; a test keeps
+ * the two in sync. Errors that mirror a foreign API (EC2, Kubernetes) also carry the wire code or
+ * reason that API gives, so servers can answer exactly as AWS or Kubernetes would.
+ */
+
+export const errorCodes = {
+  SGPODS_INPUT_INVALID: 'Input given to a command is malformed or inconsistent (exit code 2).',
+  SGPODS_EC2_INVALID_REQUEST:
+    'An EC2 request is rejected; `awsCode` carries the EC2 error code (InvalidPermission.Duplicate, ...).',
+  SGPODS_KUBE_INVALID:
+    'A Kubernetes object fails validation; `causes` lists field errors worded as the API server words them.',
+  SGPODS_ANNOTATION_INVALID: 'A vpc.amazonaws.com/pod-eni annotation cannot be decoded.',
+  SGPODS_INTERNAL: 'A broken invariant inside sgpods: a bug to report.',
+} as const;
+
+export type ErrorCode = keyof typeof errorCodes;
+
+export interface SgpodsErrorOptions {
+  readonly cause?: unknown;
+}
+
+/** Base of every error sgpods throws on purpose. */
+export class SgpodsError extends Error {
+  readonly code: ErrorCode;
+
+  constructor(code: ErrorCode, message: string, options: SgpodsErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = new.target.name;
+    this.code = code;
+  }
+}
+
+/** Bad user input: a command line, a file, a request body. */
+export class InputError extends SgpodsError {
+  constructor(message: string, options: SgpodsErrorOptions = {}) {
+    super('SGPODS_INPUT_INVALID', message, options);
+  }
+}
+
+/** An EC2 API error, with the code EC2 itself returns (HTTP 400 unless `httpStatus` says otherwise). */
+export class Ec2RequestError extends SgpodsError {
+  readonly awsCode: string;
+  readonly httpStatus: number;
+
+  constructor(awsCode: string, message: string, httpStatus = 400) {
+    super('SGPODS_EC2_INVALID_REQUEST', message);
+    this.awsCode = awsCode;
+    this.httpStatus = httpStatus;
+  }
+}
+
+/** One field error, as Kubernetes `field.Error` renders it: `<field>: <type>: <detail>`. */
+export interface FieldError {
+  readonly field: string;
+  readonly type:
+    | 'FieldValueRequired'
+    | 'FieldValueInvalid'
+    | 'FieldValueForbidden'
+    | 'FieldValueTypeInvalid'
+    | 'FieldValueNotSupported';
+  readonly message: string;
+}
+
+/** A Kubernetes object is invalid (Status reason `Invalid`, HTTP 422). */
+export class KubeValidationError extends SgpodsError {
+  readonly causes: readonly FieldError[];
+
+  constructor(summary: string, causes: readonly FieldError[]) {
+    super('SGPODS_KUBE_INVALID', `${summary}: ${causes.map((c) => c.message).join(', ')}`);
+    this.causes = causes;
+  }
+}
+
+export class AnnotationError extends SgpodsError {
+  constructor(message: string) {
+    super('SGPODS_ANNOTATION_INVALID', message);
+  }
+}
+
+/** A broken invariant. Never expected; reported with a stack under --debug. */
+export class InternalError extends SgpodsError {
+  constructor(message: string, options: SgpodsErrorOptions = {}) {
+    super('SGPODS_INTERNAL', message, options);
+  }
+}

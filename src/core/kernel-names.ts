@@ -1,0 +1,38 @@
+/**
+ * Every kernel object sgpods creates (network namespaces, links, nft tables) is named here:
+ * a per-home prefix of 5 characters, derived from the home path, plus a short suffix. Names fit
+ * IFNAMSIZ (15 characters), and the prefix marks ownership, so `sgpods down` and a restart's
+ * sweep find exactly their own home's objects.
+ */
+
+export const maxKernelNameLength = 15;
+
+/** FNV-1a, 32 bit: stable across runs and machines, no I/O. */
+function fnv1a32(text: string): number {
+  let hash = 0x811c9dc5;
+  for (const byte of new TextEncoder().encode(text)) {
+    hash ^= byte;
+    hash = Math.imul(hash, 0x01000193) >>> 0;
+  }
+  return hash;
+}
+
+/** `s` + 4 base-36 characters, from the home's absolute path. */
+export function kernelPrefix(homePath: string): string {
+  const digits = (fnv1a32(homePath) % 36 ** 4).toString(36).padStart(4, '0');
+  return `s${digits}`;
+}
+
+/** A kernel name: prefix + suffix, checked for length and characters. */
+export function kernelName(prefix: string, suffix: string): string {
+  const name = `${prefix}${suffix}`;
+  if (name.length > maxKernelNameLength || !/^[a-z0-9][a-z0-9._-]*$/.test(name)) {
+    throw new RangeError(`kernel name "${name}" is longer than 15 characters or has bad characters`);
+  }
+  return name;
+}
+
+/** True when `name` belongs to the home whose prefix is `prefix`. */
+export function isOwnedKernelName(prefix: string, name: string): boolean {
+  return name.startsWith(prefix);
+}

@@ -1,0 +1,24 @@
+import { defineConfig } from 'vitest/config';
+
+// Test tiers (see docs/testing.md): unit tests are pure and colocated with the code; component
+// tests use loopback servers and the built CLI; integration tests need root, netns and nftables
+// and run one file at a time.
+export default defineConfig({
+  test: {
+    projects: [
+      {
+        test: {
+          name: 'unit',
+          include: ['src/**/*.test.ts'],
+        },
+      },
+      {
+        test: {
+          name: 'component',
+          include: ['test/component/**/*.test.ts'],
+          testTimeout: 60_000,
+        },
+      },
+    ],
+  },
+});
