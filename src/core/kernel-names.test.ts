@@ -1,6 +1,11 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { isOwnedKernelName, kernelName, kernelPrefix, maxKernelNameLength } from './kernel-names.js';
+import {
+  isOwnedKernelName,
+  kernelName,
+  kernelPrefix,
+  maxKernelNameLength,
+} from './kernel-names.js';
 
 describe('kernel names', () => {
   it('derives a stable 5-character prefix from the home path', () => {
@@ -19,7 +24,13 @@ describe('kernel names', () => {
   });
 
   it('prefixes of distinct homes rarely collide (property over 2,000 paths)', () => {
-    const paths = fc.sample(fc.uniqueArray(fc.string({ minLength: 1, maxLength: 40 }), { minLength: 2000, maxLength: 2000 }), 1)[0]!;
+    const paths = fc.sample(
+      fc.uniqueArray(fc.string({ minLength: 1, maxLength: 40 }), {
+        minLength: 2000,
+        maxLength: 2000,
+      }),
+      1,
+    )[0]!;
     const prefixes = new Set(paths.map((path) => kernelPrefix(`/tmp/${path}`)));
     expect(prefixes.size).toBeGreaterThan(1990);
     expect(maxKernelNameLength).toBe(15);

@@ -27,7 +27,9 @@ export function kernelPrefix(homePath: string): string {
 export function kernelName(prefix: string, suffix: string): string {
   const name = `${prefix}${suffix}`;
   if (name.length > maxKernelNameLength || !/^[a-z0-9][a-z0-9._-]*$/.test(name)) {
-    throw new RangeError(`kernel name "${name}" is longer than 15 characters or has bad characters`);
+    throw new RangeError(
+      `kernel name "${name}" is longer than 15 characters or has bad characters`,
+    );
   }
   return name;
 }

@@ -166,7 +166,11 @@ export const securityGroupCases: readonly SecurityGroupCase[] = [
   {
     id: '#14',
     title: 'protocol "6" is tcp and its ports are honoured',
-    groups: { aNew: {}, b: { ingress: [{ protocol: '6', fromPort: 22, toPort: 22, cidrIpv4: '0.0.0.0/0' }] }, cNew: {} },
+    groups: {
+      aNew: {},
+      b: { ingress: [{ protocol: '6', fromPort: 22, toPort: 22, cidrIpv4: '0.0.0.0/0' }] },
+      cNew: {},
+    },
     interfaces: abc(['aNew'], ['b']),
     checks: [
       { from: A, to: B, protocol: 'tcp', port: 22, expect: 'allow' },
@@ -176,7 +180,11 @@ export const securityGroupCases: readonly SecurityGroupCase[] = [
   {
     id: '#17',
     title: 'icmp -1/-1 is every type and code',
-    groups: { aNew: {}, b: { ingress: [{ protocol: 'icmp', fromPort: -1, toPort: -1, cidrIpv4: '0.0.0.0/0' }] }, cNew: {} },
+    groups: {
+      aNew: {},
+      b: { ingress: [{ protocol: 'icmp', fromPort: -1, toPort: -1, cidrIpv4: '0.0.0.0/0' }] },
+      cNew: {},
+    },
     interfaces: abc(['aNew'], ['b']),
     checks: [
       { from: A, to: B, protocol: 'icmp', icmpType: 8, icmpCode: 0, expect: 'allow' },
@@ -199,7 +207,14 @@ export const securityGroupCases: readonly SecurityGroupCase[] = [
     },
     checks: [
       { from: B6, to: A6, protocol: 'icmpv6', icmpType: 128, icmpCode: 0, expect: 'deny' },
-      { from: B6, to: '2001:db8:1:3::c', protocol: 'icmpv6', icmpType: 128, icmpCode: 0, expect: 'allow' },
+      {
+        from: B6,
+        to: '2001:db8:1:3::c',
+        protocol: 'icmpv6',
+        icmpType: 128,
+        icmpCode: 0,
+        expect: 'allow',
+      },
     ],
   },
   {
@@ -295,7 +310,12 @@ export const securityGroupCases: readonly SecurityGroupCase[] = [
   {
     id: 'S1',
     title: 'an outside host meets only the interface side gate',
-    groups: { aNew: {}, bWeb: { ingress: [tcp(80, '0.0.0.0/0')] }, bVpc: { ingress: [tcp(81, '10.0.0.0/16')] }, cNew: {} },
+    groups: {
+      aNew: {},
+      bWeb: { ingress: [tcp(80, '0.0.0.0/0')] },
+      bVpc: { ingress: [tcp(81, '10.0.0.0/16')] },
+      cNew: {},
+    },
     interfaces: abc(['aNew'], ['bWeb', 'bVpc']),
     checks: [
       { from: X, to: B, protocol: 'tcp', port: 80, expect: 'allow', tracking: 'untracked' },
@@ -337,7 +357,15 @@ export const securityGroupCases: readonly SecurityGroupCase[] = [
   {
     id: 'S4',
     title: 'prefix lists match any of their entries',
-    groups: { aNew: {}, b: { ingress: [{ protocol: 'tcp', fromPort: 443, toPort: 443, prefixListId: 'pl-0123456789abcdef0' }] }, cNew: {} },
+    groups: {
+      aNew: {},
+      b: {
+        ingress: [
+          { protocol: 'tcp', fromPort: 443, toPort: 443, prefixListId: 'pl-0123456789abcdef0' },
+        ],
+      },
+      cNew: {},
+    },
     interfaces: abc(['aNew'], ['b']),
     prefixLists: { 'pl-0123456789abcdef0': ['10.0.1.0/24', '192.0.2.0/24'] },
     checks: [
@@ -412,7 +440,9 @@ export const securityGroupCases: readonly SecurityGroupCase[] = [
     title: 'all-traffic questions need every protocol and port',
     groups: {
       aNew: {},
-      tcpOnly: { ingress: [{ protocol: 'tcp', fromPort: 0, toPort: 65535, cidrIpv4: '0.0.0.0/0' }] },
+      tcpOnly: {
+        ingress: [{ protocol: 'tcp', fromPort: 0, toPort: 65535, cidrIpv4: '0.0.0.0/0' }],
+      },
       cNew: {},
     },
     interfaces: abc(['aNew'], ['tcpOnly']),

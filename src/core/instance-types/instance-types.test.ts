@@ -11,13 +11,35 @@ describe('instance types', () => {
     ['t3.medium', 3, 6, 17, 0],
     ['m4.large', 2, 10, 20, 0],
   ])('%s: %i ENIs x %i IPv4, %i pods, %i branch interfaces', (type, enis, ips, pods, branches) => {
-    expect(instanceTypeLimits(type)).toMatchObject({ maxEnis: enis, ipv4PerEni: ips, eksMaxPods: pods });
+    expect(instanceTypeLimits(type)).toMatchObject({
+      maxEnis: enis,
+      ipv4PerEni: ips,
+      eksMaxPods: pods,
+    });
     expect(podEniCapacity(type)).toBe(branches);
   });
 
   it('covers every family the controller must know', () => {
     const families = new Set(knownInstanceTypes().map((type) => type.split('.')[0]));
-    for (const family of ['m5', 'c5', 'r5', 'm6i', 'c6g', 'm6g', 'm7g', 'c7i', 'a1', 'g4dn', 't2', 't3', 't3a', 't4g', 'm4', 'c4', 'p3']) {
+    for (const family of [
+      'm5',
+      'c5',
+      'r5',
+      'm6i',
+      'c6g',
+      'm6g',
+      'm7g',
+      'c7i',
+      'a1',
+      'g4dn',
+      't2',
+      't3',
+      't3a',
+      't4g',
+      'm4',
+      'c4',
+      'p3',
+    ]) {
       expect(families).toContain(family);
     }
   });

@@ -77,7 +77,8 @@ class Parser {
       const token = this.next();
       if (token.kind === 'identifier') values.push(token.text);
       else if (token.text === ')') return values;
-      else if (token.text !== ',') throw new SyntaxError(`found '${token.text}', expected: ',' or ')'`);
+      else if (token.text !== ',')
+        throw new SyntaxError(`found '${token.text}', expected: ',' or ')'`);
     }
   }
 
@@ -90,18 +91,24 @@ class Parser {
     const token = this.peek();
     if (token.kind === 'end' || token.text === ',') return { key, operator: 'Exists', values: [] };
     this.next();
-    const simple: Partial<Record<string, Operator>> = { '=': 'Equals', '==': 'Equals', '!=': 'NotEquals' };
+    const simple: Partial<Record<string, Operator>> = {
+      '=': 'Equals',
+      '==': 'Equals',
+      '!=': 'NotEquals',
+    };
     const simpleOperator = simple[token.text];
     if (simpleOperator) return { key, operator: simpleOperator, values: [this.optionalValue()] };
     if (token.text === '<' || token.text === '>') {
-      return { key, operator: token.text === '<' ? 'Lt' : 'Gt', values: [this.expectIdentifier('integer')] };
+      return {
+        key,
+        operator: token.text === '<' ? 'Lt' : 'Gt',
+        values: [this.expectIdentifier('integer')],
+      };
     }
     if (token.kind === 'identifier' && (token.text === 'in' || token.text === 'notin')) {
       return { key, operator: token.text === 'in' ? 'In' : 'NotIn', values: this.valueSet() };
     }
-    throw new SyntaxError(
-      `found '${token.text}', expected: in, notin, =, ==, !=, gt, lt`,
-    );
+    throw new SyntaxError(`found '${token.text}', expected: in, notin, =, ==, !=, gt, lt`);
   }
 
   selector(): Requirement[] {
@@ -111,7 +118,8 @@ class Parser {
       requirements.push(this.requirement());
       const token = this.next();
       if (token.kind === 'end') return requirements;
-      if (token.text !== ',') throw new SyntaxError(`found '${token.text}', expected: ',' or 'end of string'`);
+      if (token.text !== ',')
+        throw new SyntaxError(`found '${token.text}', expected: ',' or 'end of string'`);
     }
   }
 }

@@ -23,12 +23,31 @@ describe('structured selectors', () => {
     ['matchLabels hit', { matchLabels: { app: 'green-pod' } }, true],
     ['matchLabels miss', { matchLabels: { app: 'red-pod' } }, false],
     ['In', { matchExpressions: [{ key: 'tier', operator: 'In', values: ['web', 'api'] }] }, true],
-    ['In, label absent', { matchExpressions: [{ key: 'zone', operator: 'In', values: ['a'] }] }, false],
-    ['NotIn, label absent matches', { matchExpressions: [{ key: 'zone', operator: 'NotIn', values: ['a'] }] }, true],
-    ['NotIn, value listed', { matchExpressions: [{ key: 'tier', operator: 'NotIn', values: ['web'] }] }, false],
+    [
+      'In, label absent',
+      { matchExpressions: [{ key: 'zone', operator: 'In', values: ['a'] }] },
+      false,
+    ],
+    [
+      'NotIn, label absent matches',
+      { matchExpressions: [{ key: 'zone', operator: 'NotIn', values: ['a'] }] },
+      true,
+    ],
+    [
+      'NotIn, value listed',
+      { matchExpressions: [{ key: 'tier', operator: 'NotIn', values: ['web'] }] },
+      false,
+    ],
     ['Exists', { matchExpressions: [{ key: 'app', operator: 'Exists' }] }, true],
     ['DoesNotExist', { matchExpressions: [{ key: 'app', operator: 'DoesNotExist' }] }, false],
-    ['AND of both parts', { matchLabels: { app: 'green-pod' }, matchExpressions: [{ key: 'tier', operator: 'In', values: ['db'] }] }, false],
+    [
+      'AND of both parts',
+      {
+        matchLabels: { app: 'green-pod' },
+        matchExpressions: [{ key: 'tier', operator: 'In', values: ['db'] }],
+      },
+      false,
+    ],
   ])('%s', (_name, selector, expected) => {
     expect(matches(selector, labels)).toBe(expected);
   });
@@ -38,11 +57,15 @@ describe('structured selectors', () => {
       ok: false,
       error: '"Foo" is not a valid label selector operator',
     });
-    expect(selectorRequirements({ matchExpressions: [{ key: 'a', operator: 'In', values: [] }] })).toMatchObject({
+    expect(
+      selectorRequirements({ matchExpressions: [{ key: 'a', operator: 'In', values: [] }] }),
+    ).toMatchObject({
       ok: false,
       error: "for 'in', 'notin' operators, values set can't be empty",
     });
-    expect(selectorRequirements({ matchExpressions: [{ key: 'a', operator: 'Exists', values: ['x'] }] })).toMatchObject({
+    expect(
+      selectorRequirements({ matchExpressions: [{ key: 'a', operator: 'Exists', values: ['x'] }] }),
+    ).toMatchObject({
       ok: false,
       error: 'values set must be empty for exists and does not exist',
     });
@@ -74,7 +97,9 @@ describe('structured selectors', () => {
       matchLabels: { role: 'db' },
       matchExpressions: [{ key: 'environment', operator: 'In', values: ['qa', 'production'] }],
     });
-    expect(converted.ok && formatRequirements(converted.requirements)).toBe('environment in (production,qa),role=db');
+    expect(converted.ok && formatRequirements(converted.requirements)).toBe(
+      'environment in (production,qa),role=db',
+    );
   });
 });
 
@@ -105,10 +130,13 @@ describe('the string form', () => {
     expect(firstUnmetRequirement(parsed.requirements, labels) === undefined).toBe(expected);
   });
 
-  it.each(['a in x', 'a in (x', 'a b', '=b', 'a=b,', 'a!', 'n>x', 'in (a)x', 'a=b=c'])('rejects %s', (text) => {
-    const parsed = parseLabelSelector(text);
-    expect(parsed.ok).toBe(false);
-  });
+  it.each(['a in x', 'a in (x', 'a b', '=b', 'a=b,', 'a!', 'n>x', 'in (a)x', 'a=b=c'])(
+    'rejects %s',
+    (text) => {
+      const parsed = parseLabelSelector(text);
+      expect(parsed.ok).toBe(false);
+    },
+  );
 
   it('round-trips through the formatted form', () => {
     const parsed = parseLabelSelector('tier notin (b,a), app = web ,!canary,env');

@@ -28,7 +28,8 @@ export interface LabelSelector {
   readonly matchExpressions?: readonly LabelSelectorRequirement[];
 }
 
-export type Operator = 'In' | 'NotIn' | 'Exists' | 'DoesNotExist' | 'Equals' | 'NotEquals' | 'Gt' | 'Lt';
+export type Operator =
+  'In' | 'NotIn' | 'Exists' | 'DoesNotExist' | 'Equals' | 'NotEquals' | 'Gt' | 'Lt';
 
 /** One parsed requirement (apimachinery `labels.Requirement`). */
 export interface Requirement {
@@ -84,23 +85,53 @@ export function validateLabelSelector(selector: LabelSelector, field: string): F
   return errors;
 }
 
+const integerPattern = /^-?\d+$/;
+
+/** Per operator: what its values must look like, worded as apimachinery's NewRequirement. */
+const valueRules: Record<Operator, { ok: (values: readonly string[]) => boolean; error: string }> =
+  {
+    In: {
+      ok: (v) => v.length > 0,
+      error: "for 'in', 'notin' operators, values set can't be empty",
+    },
+    NotIn: {
+      ok: (v) => v.length > 0,
+      error: "for 'in', 'notin' operators, values set can't be empty",
+    },
+    Equals: {
+      ok: (v) => v.length === 1,
+      error: 'exact-match compatibility requires one single value',
+    },
+    NotEquals: {
+      ok: (v) => v.length === 1,
+      error: 'exact-match compatibility requires one single value',
+    },
+    Exists: {
+      ok: (v) => v.length === 0,
+      error: 'values set must be empty for exists and does not exist',
+    },
+    DoesNotExist: {
+      ok: (v) => v.length === 0,
+      error: 'values set must be empty for exists and does not exist',
+    },
+    Gt: {
+      ok: (v) => v.length === 1 && integerPattern.test(v[0] ?? ''),
+      error: "for 'Gt', 'Lt' operators, exactly one integer value is required",
+    },
+    Lt: {
+      ok: (v) => v.length === 1 && integerPattern.test(v[0] ?? ''),
+      error: "for 'Gt', 'Lt' operators, exactly one integer value is required",
+    },
+  };
+
 function checkRequirement(requirement: Requirement): string | undefined {
   const keyProblems = qualifiedNameProblems(requirement.key);
-  if (keyProblems.length > 0) return `invalid label key "${requirement.key}": ${keyProblems.join('; ')}`;
-  const { operator, values } = requirement;
-  if ((operator === 'In' || operator === 'NotIn') && values.length === 0) {
-    return "for 'in', 'notin' operators, values set can't be empty";
+  if (keyProblems.length > 0) {
+    return `invalid label key "${requirement.key}": ${keyProblems.join('; ')}`;
   }
-  if ((operator === 'Equals' || operator === 'NotEquals') && values.length !== 1) {
-    return "exact-match compatibility requires one single value";
-  }
-  if ((operator === 'Exists' || operator === 'DoesNotExist') && values.length > 0) {
-    return 'values set must be empty for exists and does not exist';
-  }
-  if ((operator === 'Gt' || operator === 'Lt') && (values.length !== 1 || !/^-?\d+$/.test(values[0] ?? ''))) {
-    return `for 'Gt', 'Lt' operators, exactly one integer value is required`;
-  }
-  for (const value of values) {
+  const rule = valueRules[requirement.operator];
+  if (!rule.ok(requirement.values)) return rule.error;
+  for (const value of requirement.values) {
     const problems = labelValueProblems(value);
     if (problems.length > 0) return `invalid label value: "${value}": ${problems.join('; ')}`;
   }
@@ -114,7 +145,10 @@ export function selectorRequirements(selector: LabelSelector): SelectorResult {
   );
   for (const expression of selector.matchExpressions ?? []) {
     if (!structuredOperators.has(expression.operator)) {
-      return { ok: false, error: `"${expression.operator}" is not a valid label selector operator` };
+      return {
+        ok: false,
+        error: `"${expression.operator}" is not a valid label selector operator`,
+      };
     }
     requirements.push({
       key: expression.key,
@@ -135,27 +169,29 @@ export function checkedRequirements(requirements: readonly Requirement[]): Selec
   return { ok: true, requirements: sorted };
 }
 
+function compareInteger(requirement: Requirement, value: string | undefined): boolean {
+  if (value === undefined || !integerPattern.test(value)) return false;
+  const actual = BigInt(value);
+  const bound = BigInt(requirement.values[0] ?? '0');
+  return requirement.operator === 'Gt' ? actual > bound : actual < bound;
+}
+
 export function requirementMatches(requirement: Requirement, labels: Labels): boolean {
-  const present = Object.hasOwn(labels, requirement.key);
-  const value = labels[requirement.key];
+  const value = Object.hasOwn(labels, requirement.key) ? labels[requirement.key] : undefined;
   switch (requirement.operator) {
     case 'In':
     case 'Equals':
-      return present && requirement.values.includes(value ?? '');
+      return value !== undefined && requirement.values.includes(value);
     case 'NotIn':
     case 'NotEquals':
-      return !present || !requirement.values.includes(value ?? '');
+      return value === undefined || !requirement.values.includes(value);
     case 'Exists':
-      return present;
+      return value !== undefined;
     case 'DoesNotExist':
-      return !present;
+      return value === undefined;
     case 'Gt':
-    case 'Lt': {
-      if (!present || !/^-?\d+$/.test(value ?? '')) return false;
-      const actual = BigInt(value ?? '0');
-      const bound = BigInt(requirement.values[0] ?? '0');
-      return requirement.operator === 'Gt' ? actual > bound : actual < bound;
-    }
+    case 'Lt':
+      return compareInteger(requirement, value);
   }
 }
 

@@ -74,7 +74,10 @@ export function validateLabelName(key: string, field: string): FieldError[] {
 }
 
 /** `ValidateLabels`: keys and values of a label map. */
-export function validateLabels(labels: Readonly<Record<string, string>>, field: string): FieldError[] {
+export function validateLabels(
+  labels: Readonly<Record<string, string>>,
+  field: string,
+): FieldError[] {
   return Object.entries(labels).flatMap(([key, value]) => [
     ...validateLabelName(key, field),
     ...labelValueProblems(value).map((problem) => invalidValue(field, value, problem)),

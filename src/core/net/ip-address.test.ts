@@ -12,18 +12,30 @@ describe('addresses', () => {
     expect(parseIpAddress(text)?.text).toBe(canonical);
   });
 
-  it.each(['10.0.0', '10.0.0.256', '010.0.0.1', '0x0a.0.0.1', 'fe80::1%eth0', '', 'abc', '1.2.3.4/32'])(
-    'rejects %s',
-    (text) => {
-      expect(parseIpAddress(text)).toBeUndefined();
-    },
-  );
+  it.each([
+    '10.0.0',
+    '10.0.0.256',
+    '010.0.0.1',
+    '0x0a.0.0.1',
+    'fe80::1%eth0',
+    '',
+    'abc',
+    '1.2.3.4/32',
+  ])('rejects %s', (text) => {
+    expect(parseIpAddress(text)).toBeUndefined();
+  });
 });
 
 describe('CIDRs', () => {
   it('canonicalises host bits away, as EC2 stores them', () => {
-    expect(parseCidr('100.68.0.18/18')).toMatchObject({ cidr: { text: '100.68.0.0/18' }, wasCanonical: false });
-    expect(parseCidr('10.0.0.0/16')).toMatchObject({ cidr: { text: '10.0.0.0/16' }, wasCanonical: true });
+    expect(parseCidr('100.68.0.18/18')).toMatchObject({
+      cidr: { text: '100.68.0.0/18' },
+      wasCanonical: false,
+    });
+    expect(parseCidr('10.0.0.0/16')).toMatchObject({
+      cidr: { text: '10.0.0.0/16' },
+      wasCanonical: true,
+    });
     expect(parseCidr('2001:db8::1/32')?.cidr.text).toBe('2001:db8::/32');
     expect(parseCidr('0.0.0.0/0')?.cidr.prefixLength).toBe(0);
   });

@@ -12,16 +12,34 @@ describe('vpc.amazonaws.com/pod-eni', () => {
 
   it('writes every key in upstream order, empty strings included', () => {
     const text = encodePodEniAnnotation([
-      { associationID: 'a', vlanId: 2, subnetV6Cidr: '', subnetCidr: '10.0.0.0/16', ipv6Addr: '', privateIp: '10.0.0.5', ifAddress: 'm', eniId: 'e' },
+      {
+        associationID: 'a',
+        vlanId: 2,
+        subnetV6Cidr: '',
+        subnetCidr: '10.0.0.0/16',
+        ipv6Addr: '',
+        privateIp: '10.0.0.5',
+        ifAddress: 'm',
+        eniId: 'e',
+      },
     ]);
-    expect(text).toBe('[{"eniId":"e","ifAddress":"m","privateIp":"10.0.0.5","ipv6Addr":"","vlanId":2,"subnetCidr":"10.0.0.0/16","subnetV6Cidr":"","associationID":"a"}]');
+    expect(text).toBe(
+      '[{"eniId":"e","ifAddress":"m","privateIp":"10.0.0.5","ipv6Addr":"","vlanId":2,"subnetCidr":"10.0.0.0/16","subnetV6Cidr":"","associationID":"a"}]',
+    );
   });
 
   it('reads absent keys as empty, as Go does', () => {
-    expect(decodePodEniAnnotation('[{"eniId":"e","vlanId":3}]')[0]).toMatchObject({ eniId: 'e', vlanId: 3, ipv6Addr: '' });
+    expect(decodePodEniAnnotation('[{"eniId":"e","vlanId":3}]')[0]).toMatchObject({
+      eniId: 'e',
+      vlanId: 3,
+      ipv6Addr: '',
+    });
   });
 
-  it.each(['not json', '{}', '[1]', '[{"vlanId":"1"}]', '[{"vlanId":5000}]', '[{"eniId":7}]'])('rejects %s', (text) => {
-    expect(() => decodePodEniAnnotation(text)).toThrow(AnnotationError);
-  });
+  it.each(['not json', '{}', '[1]', '[{"vlanId":"1"}]', '[{"vlanId":5000}]', '[{"eniId":7}]'])(
+    'rejects %s',
+    (text) => {
+      expect(() => decodePodEniAnnotation(text)).toThrow(AnnotationError);
+    },
+  );
 });

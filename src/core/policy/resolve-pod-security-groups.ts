@@ -34,11 +34,7 @@ export interface ServiceAccountIdentity {
 }
 
 export type PolicyOutcome =
-  | 'matched'
-  | 'not-matched'
-  | 'selector-error'
-  | 'invalid-policy'
-  | 'other-namespace';
+  'matched' | 'not-matched' | 'selector-error' | 'invalid-policy' | 'other-namespace';
 
 export interface PolicyJudgement {
   readonly namespace: string;
@@ -74,7 +70,11 @@ function judgeSelector(
 ): SelectorJudgement {
   const converted = selectorRequirements(selector);
   if (!converted.ok) {
-    return { matched: false, reason: `${what} is not a valid selector: ${converted.error}`, error: true };
+    return {
+      matched: false,
+      reason: `${what} is not a valid selector: ${converted.error}`,
+      error: true,
+    };
   }
   const unmet = firstUnmetRequirement(converted.requirements, labels);
   if (!unmet) return { matched: true };
@@ -102,7 +102,10 @@ function judgePolicy(
     groupIds,
   });
   if (namespace !== pod.namespace) {
-    return judged('other-namespace', `policy is in namespace ${namespace}; only policies in the pod's namespace ${pod.namespace} apply`);
+    return judged(
+      'other-namespace',
+      `policy is in namespace ${namespace}; only policies in the pod's namespace ${pod.namespace} apply`,
+    );
   }
   const { podSelector, serviceAccountSelector } = policy.spec;
   if (!podSelector && !serviceAccountSelector) {
@@ -123,8 +126,10 @@ function judgePolicy(
       ),
     );
   }
-  const failed = checks.find((check) => !check.matched);
-  if (failed && !failed.matched) {
+  const failed = checks.find(
+    (check): check is Extract<SelectorJudgement, { matched: false }> => !check.matched,
+  );
+  if (failed) {
     return judged(failed.error ? 'selector-error' : 'not-matched', failed.reason);
   }
   const which = [podSelector && 'podSelector', serviceAccountSelector && 'serviceAccountSelector']
@@ -146,7 +151,9 @@ export function resolvePodSecurityGroups(input: ResolveInput): PodSecurityGroups
   const judgements = policies.map((policy) => judgePolicy(policy, pod, serviceAccount));
   const groupIds = [
     ...new Set(
-      judgements.flatMap((judgement) => (judgement.outcome === 'matched' ? judgement.groupIds : [])),
+      judgements.flatMap((judgement) =>
+        judgement.outcome === 'matched' ? judgement.groupIds : [],
+      ),
     ),
   ];
   return { ok: true, groupIds, judgements };

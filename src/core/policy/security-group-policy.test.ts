@@ -1,14 +1,23 @@
 import { describe, expect, it } from 'vitest';
 import { validateSecurityGroupPolicySpec } from './security-group-policy.js';
 
-const messages = (spec: unknown) => validateSecurityGroupPolicySpec(spec).map((error) => error.message);
+const messages = (spec: unknown) =>
+  validateSecurityGroupPolicySpec(spec).map((error) => error.message);
 
 describe('SecurityGroupPolicy schema validation (upstream CRD)', () => {
   it('accepts the workshop policy and the upstream samples', () => {
-    expect(messages({ podSelector: { matchLabels: { app: 'green-pod' } }, securityGroups: { groupIds: ['sg-0123456789abcdef0'] } })).toEqual([]);
     expect(
       messages({
-        podSelector: { matchLabels: { role: 'db' }, matchExpressions: [{ key: 'environment', operator: 'In', values: ['production', 'qa'] }] },
+        podSelector: { matchLabels: { app: 'green-pod' } },
+        securityGroups: { groupIds: ['sg-0123456789abcdef0'] },
+      }),
+    ).toEqual([]);
+    expect(
+      messages({
+        podSelector: {
+          matchLabels: { role: 'db' },
+          matchExpressions: [{ key: 'environment', operator: 'In', values: ['production', 'qa'] }],
+        },
         securityGroups: { groupIds: ['sg-a', 'sg-b'] },
       }),
     ).toEqual([]);
@@ -17,7 +26,12 @@ describe('SecurityGroupPolicy schema validation (upstream CRD)', () => {
   it('leaves everything optional and does not check ids or operators', () => {
     expect(messages({})).toEqual([]);
     expect(messages(undefined)).toEqual([]);
-    expect(messages({ podSelector: { matchExpressions: [{ key: 'a', operator: 'Whatever' }] }, securityGroups: { groupIds: ['not-an-id'] } })).toEqual([]);
+    expect(
+      messages({
+        podSelector: { matchExpressions: [{ key: 'a', operator: 'Whatever' }] },
+        securityGroups: { groupIds: ['not-an-id'] },
+      }),
+    ).toEqual([]);
   });
 
   it('requires at least one group id', () => {
@@ -33,13 +47,17 @@ describe('SecurityGroupPolicy schema validation (upstream CRD)', () => {
     expect(messages({ securityGroups: { groupIds: 'sg-1' } })).toEqual([
       'spec.securityGroups.groupIds: Invalid value: "string": spec.securityGroups.groupIds in body must be of type array: "string"',
     ]);
-    expect(messages('x')).toEqual(['spec: Invalid value: "string": spec in body must be of type object: "string"']);
+    expect(messages('x')).toEqual([
+      'spec: Invalid value: "string": spec in body must be of type object: "string"',
+    ]);
   });
 
   it('requires key and operator in expressions', () => {
-    expect(messages({ serviceAccountSelector: { matchExpressions: [{ values: ['a'] }] } })).toEqual([
-      'spec.serviceAccountSelector.matchExpressions[0].key: Required value',
-      'spec.serviceAccountSelector.matchExpressions[0].operator: Required value',
-    ]);
+    expect(messages({ serviceAccountSelector: { matchExpressions: [{ values: ['a'] }] } })).toEqual(
+      [
+        'spec.serviceAccountSelector.matchExpressions[0].key: Required value',
+        'spec.serviceAccountSelector.matchExpressions[0].operator: Required value',
+      ],
+    );
   });
 });

@@ -63,7 +63,10 @@ class SchemaChecker {
         if (label !== null) this.isType(label, 'string', `${path}.matchLabels.${key}`);
       }
     }
-    if (matchExpressions != null && this.isType(matchExpressions, 'array', `${path}.matchExpressions`)) {
+    if (
+      matchExpressions != null &&
+      this.isType(matchExpressions, 'array', `${path}.matchExpressions`)
+    ) {
       (matchExpressions as unknown[]).forEach((item, index) => {
         this.requirement(item, `${path}.matchExpressions[${index}]`);
       });

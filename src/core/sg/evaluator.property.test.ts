@@ -11,7 +11,12 @@ import { normalizeRule, type RuleSpec, type SecurityGroupRule } from './rule.js'
 import type { SecurityGroup } from './security-group.js';
 import { World, type NetworkInterface, type PrefixList, type WorldInput } from './world.js';
 
-const groupIds = ['sg-00000000000000001', 'sg-00000000000000002', 'sg-00000000000000003', 'sg-00000000000000004'];
+const groupIds = [
+  'sg-00000000000000001',
+  'sg-00000000000000002',
+  'sg-00000000000000003',
+  'sg-00000000000000004',
+];
 const prefixListId = 'pl-00000000000000001';
 const v4Pool = Array.from({ length: 6 }, (_, i) => `10.0.0.${i * 20 + 1}`);
 const v6Pool = ['2001:db8::1', '2001:db8::8000:1', '2001:db8:ffff::1'];
@@ -44,9 +49,14 @@ const trafficArb: fc.Arbitrary<Pick<RuleSpec, 'protocol' | 'fromPort' | 'toPort'
 );
 
 const ruleArb = fc
-  .tuple(fc.constantFrom(...groupIds), fc.constantFrom('ingress', 'ingress', 'egress' as const), trafficArb, peerArb)
+  .tuple(
+    fc.constantFrom(...groupIds),
+    fc.constantFrom<'ingress' | 'egress'>('ingress', 'ingress', 'egress'),
+    trafficArb,
+    peerArb,
+  )
   .map(([groupId, direction, traffic, peer]) =>
-    normalizeRule(groupId, direction, { ...traffic, ...peer } as RuleSpec),
+    normalizeRule(groupId, direction, { ...traffic, ...peer }),
   );
 
 const interfaceArb = fc.record({
@@ -63,7 +73,9 @@ function address(text: string): IpAddress {
 function dedupeRules(rules: readonly SecurityGroupRule[]): SecurityGroupRule[] {
   const seen = new Set<string>();
   return rules.filter((rule) => {
-    const key = JSON.stringify(rule, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v));
+    const key = JSON.stringify(rule, (_k, v: unknown) =>
+      typeof v === 'bigint' ? v.toString() : v,
+    );
     if (seen.has(key)) return false;
     seen.add(key);
     return true;
@@ -143,7 +155,10 @@ type Traffic = Pick<Flow, 'protocol' | 'port' | 'icmpType' | 'icmpCode'>;
 /** The traffic on and just past the edges of a rule's ports (or ICMP type and code). */
 function edgesOf(rule: SecurityGroupRule): Traffic[] {
   if (rule.protocol === 'all' || rule.ports.kind === 'all') {
-    return [{ protocol: rule.protocol === 'all' ? 6 : rule.protocol, port: 80 }, { protocol: 'all' }];
+    return [
+      { protocol: rule.protocol === 'all' ? 6 : rule.protocol, port: 80 },
+      { protocol: 'all' },
+    ];
   }
   if (rule.ports.kind === 'range') {
     const { from, to } = rule.ports;
@@ -176,7 +191,8 @@ function targetedFlowArb(input: WorldInput): fc.Arbitrary<Flow> {
       const holders = input.networkInterfaces
         .filter((eni) => eni.groupIds.includes(rule.groupId))
         .flatMap((eni) => eni.addresses);
-      const self = holders.length > 0 ? holders[i % holders.length]! : everywhere[i % everywhere.length]!;
+      const self =
+        holders.length > 0 ? holders[i % holders.length]! : everywhere[i % everywhere.length]!;
       const sameFamily = everywhere.filter((a) => a.family === self.family && a.text !== self.text);
       const matching = sameFamily.filter((a) => referencePeerMatch(input, rule, a));
       const candidates = matching.length > 0 && j % 4 !== 0 ? matching : sameFamily;
@@ -194,11 +210,19 @@ const worldAndFlowArb = worldArb.chain((input) =>
 
 /* ---------- the brute-force reference: no index, every rule of every group ---------- */
 
-function referencePortMatch(rule: SecurityGroupRule, protocol: number, point: { port: number; type: number; code: number }): boolean {
+function referencePortMatch(
+  rule: SecurityGroupRule,
+  protocol: number,
+  point: { port: number; type: number; code: number },
+): boolean {
   if (rule.protocol !== 'all' && rule.protocol !== protocol) return false;
   if (rule.protocol === 'all' || rule.ports.kind === 'all') return true;
-  if (rule.ports.kind === 'range') return point.port >= rule.ports.from && point.port <= rule.ports.to;
-  return (rule.ports.type === -1 || rule.ports.type === point.type) && (rule.ports.code === -1 || rule.ports.code === point.code);
+  if (rule.ports.kind === 'range')
+    return point.port >= rule.ports.from && point.port <= rule.ports.to;
+  return (
+    (rule.ports.type === -1 || rule.ports.type === point.type) &&
+    (rule.ports.code === -1 || rule.ports.code === point.code)
+  );
 }
 
 function referencePeerMatch(input: WorldInput, rule: SecurityGroupRule, peer: IpAddress): boolean {
@@ -213,7 +237,12 @@ function referencePeerMatch(input: WorldInput, rule: SecurityGroupRule, peer: Ip
   );
 }
 
-function referenceGate(input: WorldInput, eni: NetworkInterface, direction: 'ingress' | 'egress', flow: Flow): boolean {
+function referenceGate(
+  input: WorldInput,
+  eni: NetworkInterface,
+  direction: 'ingress' | 'egress',
+  flow: Flow,
+): boolean {
   const peer = direction === 'egress' ? flow.destination : flow.source;
   const rules = input.groups
     .flatMap((group) => group.rules)
@@ -222,7 +251,11 @@ function referenceGate(input: WorldInput, eni: NetworkInterface, direction: 'ing
   const allows = (protocol: number, point: { port: number; type: number; code: number }): boolean =>
     rules.some((rule) => referencePortMatch(rule, protocol, point));
   if (flow.protocol !== 'all') {
-    return allows(flow.protocol, { port: flow.port ?? 0, type: flow.icmpType ?? 0, code: flow.icmpCode ?? 0 });
+    return allows(flow.protocol, {
+      port: flow.port ?? 0,
+      type: flow.icmpType ?? 0,
+      code: flow.icmpCode ?? 0,
+    });
   }
   // Every protocol, every port: the ports where coverage can change are rule bounds ± 1.
   const ports = new Set([0, 65535]);
@@ -236,7 +269,8 @@ function referenceGate(input: WorldInput, eni: NetworkInterface, direction: 'ing
       for (const port of ports) if (!allows(protocol, { port, type: 0, code: 0 })) return false;
     } else if (protocol === 1 || protocol === 58) {
       for (let type = 0; type <= 255; type++) {
-        for (const code of [0, 1, 255]) if (!allows(protocol, { port: 0, type, code })) return false;
+        for (const code of [0, 1, 255])
+          if (!allows(protocol, { port: 0, type, code })) return false;
       }
     } else if (!allows(protocol, { port: 0, type: 0, code: 0 })) {
       return false;
@@ -246,7 +280,8 @@ function referenceGate(input: WorldInput, eni: NetworkInterface, direction: 'ing
 }
 
 function referenceVerdict(input: WorldInput, flow: Flow): 'allow' | 'deny' | 'error' {
-  const at = (a: IpAddress) => input.networkInterfaces.find((eni) => eni.addresses.some((x) => x.text === a.text));
+  const at = (a: IpAddress) =>
+    input.networkInterfaces.find((eni) => eni.addresses.some((x) => x.text === a.text));
   const source = at(flow.source);
   const destination = at(flow.destination);
   if (flow.source.family !== flow.destination.family) return 'error';
@@ -280,7 +315,9 @@ describe('evaluator properties', () => {
       fc.property(worldAndFlowArb, ruleArb, ([input, flow], extra) => {
         fc.pre(verdictOf(input, flow) === 'allow');
         const groups = input.groups.map((group) =>
-          group.groupId === extra.groupId ? { ...group, rules: dedupeRules([...group.rules, extra]) } : group,
+          group.groupId === extra.groupId
+            ? { ...group, rules: dedupeRules([...group.rules, extra]) }
+            : group,
         );
         expect(verdictOf({ ...input, groups }, flow)).toBe('allow');
       }),
@@ -290,14 +327,21 @@ describe('evaluator properties', () => {
 
   it('never turns allow into deny when a group is added to an interface', () => {
     fc.assert(
-      fc.property(worldAndFlowArb, fc.nat(), fc.constantFrom(...groupIds), ([input, flow], which, groupId) => {
-        fc.pre(verdictOf(input, flow) === 'allow');
-        const index = which % input.networkInterfaces.length;
-        const networkInterfaces = input.networkInterfaces.map((eni, i) =>
-          i === index && !eni.groupIds.includes(groupId) ? { ...eni, groupIds: [...eni.groupIds, groupId] } : eni,
-        );
-        expect(verdictOf({ ...input, networkInterfaces }, flow)).toBe('allow');
-      }),
+      fc.property(
+        worldAndFlowArb,
+        fc.nat(),
+        fc.constantFrom(...groupIds),
+        ([input, flow], which, groupId) => {
+          fc.pre(verdictOf(input, flow) === 'allow');
+          const index = which % input.networkInterfaces.length;
+          const networkInterfaces = input.networkInterfaces.map((eni, i) =>
+            i === index && !eni.groupIds.includes(groupId)
+              ? { ...eni, groupIds: [...eni.groupIds, groupId] }
+              : eni,
+          );
+          expect(verdictOf({ ...input, networkInterfaces }, flow)).toBe('allow');
+        },
+      ),
       { numRuns: 300 },
     );
   });

@@ -1,8 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import {
-  buildCaseWorld,
-  caseFlow,
-} from '../../../test/conformance/build-case-world.js';
+import { buildCaseWorld, caseFlow } from '../../../test/conformance/build-case-world.js';
 import { securityGroupCases } from '../../../test/conformance/security-group-cases.js';
 import { InputError } from '../errors.js';
 import { parseIpAddress } from '../net/ip-address.js';
@@ -12,7 +9,11 @@ import { newGroupRules } from './security-group.js';
 import { World } from './world.js';
 
 const rows = securityGroupCases.flatMap((testCase) =>
-  testCase.checks.map((check, index) => ({ testCase, check, name: `${testCase.id} ${testCase.title} [${index}]` })),
+  testCase.checks.map((check, index) => ({
+    testCase,
+    check,
+    name: `${testCase.id} ${testCase.title} [${index}]`,
+  })),
 );
 
 describe('evaluator on the shared conformance table', () => {
@@ -36,7 +37,10 @@ describe('evaluator explanations', () => {
     expect(result.egress.decision).toBe('allow');
     expect(result.egress.allowedBy[0]?.protocol).toBe('all');
     expect(result.ingress.allowedBy).toHaveLength(1);
-    expect(result.ingress.allowedBy[0]?.peer).toEqual({ kind: 'group', groupId: expect.stringMatching(/^sg-/) });
+    expect(result.ingress.allowedBy[0]?.peer).toEqual({
+      kind: 'group',
+      groupId: expect.stringMatching(/^sg-/),
+    });
   });
 
   it('reports the failing gate and near misses when denied', () => {
@@ -75,19 +79,29 @@ describe('evaluator explanations', () => {
     const world = new World({ groups: [], networkInterfaces: [] });
     const a = parseIpAddress('10.0.0.1')!;
     const b = parseIpAddress('10.0.0.2')!;
-    expect(() => evaluateFlow(world, { source: a, destination: b, protocol: 'all' })).toThrow(InputError);
+    expect(() => evaluateFlow(world, { source: a, destination: b, protocol: 'all' })).toThrow(
+      InputError,
+    );
     const s2 = buildCaseWorld(securityGroupCases.find((c) => c.id === 'S2')!);
     const b6 = parseIpAddress('2001:db8:1:2::b')!;
     const a4 = parseIpAddress('10.0.1.10')!;
-    expect(() => evaluateFlow(s2, { source: a4, destination: b6, protocol: 'all' })).toThrow(/different IP families/);
-    expect(() => evaluateFlow(s2, { source: a4, destination: parseIpAddress('10.0.2.20')!, protocol: 6 })).toThrow(/port/);
+    expect(() => evaluateFlow(s2, { source: a4, destination: b6, protocol: 'all' })).toThrow(
+      /different IP families/,
+    );
+    expect(() =>
+      evaluateFlow(s2, { source: a4, destination: parseIpAddress('10.0.2.20')!, protocol: 6 }),
+    ).toThrow(/port/);
   });
 
   it('reports groups and prefix lists it does not know', () => {
     const world = new World({
       groups: [],
       networkInterfaces: [
-        { networkInterfaceId: 'eni-1', addresses: [parseIpAddress('10.0.0.1')!], groupIds: ['sg-0000000000000000f'] },
+        {
+          networkInterfaceId: 'eni-1',
+          addresses: [parseIpAddress('10.0.0.1')!],
+          groupIds: ['sg-0000000000000000f'],
+        },
       ],
     });
     const result = evaluateFlow(world, {
@@ -121,7 +135,8 @@ describe('all-traffic questions without a -1 rule', () => {
   const everyProtocol = (tcpRanges: [number, number][], icmpTypes: 'all' | number[]) => {
     const groupId = 'sg-0000000000000000b';
     const rules: SecurityGroupRule[] = [];
-    const add = (spec: RuleSpec) => rules.push(normalizeRule(groupId, 'ingress', { ...spec, cidrIpv4: '10.0.0.0/8' }));
+    const add = (spec: RuleSpec) =>
+      rules.push(normalizeRule(groupId, 'ingress', { ...spec, cidrIpv4: '10.0.0.0/8' }));
     for (const [fromPort, toPort] of tcpRanges) add({ protocol: 'tcp', fromPort, toPort });
     add({ protocol: 'udp', fromPort: 0, toPort: 65535 });
     if (icmpTypes === 'all') add({ protocol: 'icmp', fromPort: -1, toPort: -1 });
@@ -133,7 +148,11 @@ describe('all-traffic questions without a -1 rule', () => {
     return new World({
       groups: [
         { groupId, groupName: 'b', rules },
-        { groupId: 'sg-0000000000000000a', groupName: 'a', rules: newGroupRules('sg-0000000000000000a') },
+        {
+          groupId: 'sg-0000000000000000a',
+          groupName: 'a',
+          rules: newGroupRules('sg-0000000000000000a'),
+        },
       ],
       networkInterfaces: [
         { networkInterfaceId: 'eni-a', addresses: [a], groupIds: ['sg-0000000000000000a'] },
@@ -142,15 +161,46 @@ describe('all-traffic questions without a -1 rule', () => {
     });
   };
   const allTypes = Array.from({ length: 256 }, (_, type) => type);
-  const ask = (world: World) => evaluateFlow(world, { source: a, destination: b, protocol: 'all' }).verdict;
+  const ask = (world: World) =>
+    evaluateFlow(world, { source: a, destination: b, protocol: 'all' }).verdict;
 
   it('is allowed when the rules together cover every protocol, port and ICMP type', () => {
-    expect(ask(everyProtocol([[0, 1000], [1001, 65535]], 'all'))).toBe('allow');
-    expect(ask(everyProtocol([[0, 40000], [20000, 65535]], allTypes))).toBe('allow');
+    expect(
+      ask(
+        everyProtocol(
+          [
+            [0, 1000],
+            [1001, 65535],
+          ],
+          'all',
+        ),
+      ),
+    ).toBe('allow');
+    expect(
+      ask(
+        everyProtocol(
+          [
+            [0, 40000],
+            [20000, 65535],
+          ],
+          allTypes,
+        ),
+      ),
+    ).toBe('allow');
   });
 
   it('is denied by a single uncovered port or ICMP type', () => {
-    expect(ask(everyProtocol([[0, 1000], [1002, 65535]], 'all'))).toBe('deny');
+    expect(
+      ask(
+        everyProtocol(
+          [
+            [0, 1000],
+            [1002, 65535],
+          ],
+          'all',
+        ),
+      ),
+    ).toBe('deny');
     expect(ask(everyProtocol([[0, 65534]], 'all'))).toBe('deny');
     expect(ask(everyProtocol([[1, 65535]], 'all'))).toBe('deny');
     expect(ask(everyProtocol([[0, 65535]], allTypes.slice(1)))).toBe('deny');

@@ -52,7 +52,9 @@ function invalid(message: string): Ec2RequestError {
 
 function normalizePortRange(fromPort: number | undefined, toPort: number | undefined): PortMatch {
   if (fromPort === undefined || toPort === undefined) {
-    throw invalid(`Invalid value 'Must specify both from and to ports with TCP/UDP.' for portRange.`);
+    throw invalid(
+      `Invalid value 'Must specify both from and to ports with TCP/UDP.' for portRange.`,
+    );
   }
   for (const port of [fromPort, toPort]) {
     if (!Number.isInteger(port) || port < 0 || port > 65535) {
@@ -124,7 +126,10 @@ export function normalizePeer(spec: RuleSpec): Peer {
   }
   const groupId = spec.referencedGroupId ?? '';
   if (!isResourceId('securityGroup', groupId)) {
-    throw new Ec2RequestError('InvalidGroupId.Malformed', `Invalid id: "${groupId}" (expecting "sg-...")`);
+    throw new Ec2RequestError(
+      'InvalidGroupId.Malformed',
+      `Invalid id: "${groupId}" (expecting "sg-...")`,
+    );
   }
   return { kind: 'group', groupId };
 }
@@ -178,7 +183,13 @@ export function peerKey(peer: Peer): string {
 
 /** Identity of a rule as EC2 sees it for duplicates and revoke-by-match: description excluded. */
 export function ruleKey(rule: SecurityGroupRule): string {
-  return [rule.groupId, rule.direction, formatProtocol(rule.protocol), portsKey(rule.ports), peerKey(rule.peer)].join('|');
+  return [
+    rule.groupId,
+    rule.direction,
+    formatProtocol(rule.protocol),
+    portsKey(rule.ports),
+    peerKey(rule.peer),
+  ].join('|');
 }
 
 /** The rule as EC2 prints it in `InvalidPermission.Duplicate` messages. */

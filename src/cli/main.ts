@@ -1,0 +1,104 @@
+#!/usr/bin/env node
+/**
+ * The `sgpods` command. Subcommands load their modules lazily, so `sgpods --help` and short-lived
+ * entry points stay fast. Errors become one line on stderr and an exit code (exit-codes.ts);
+ * `--debug` adds the stack.
+ */
+import { Command, CommanderError, Option } from 'commander';
+import { SgpodsError, InputError } from '../core/errors.js';
+import { exitCodes, type ExitCode } from './exit-codes.js';
+import { resolveHome } from './home.js';
+import type { ExplainOptions } from './commands/explain.js';
+import { createRequire } from 'node:module';
+
+const packageJson = createRequire(import.meta.url)('../../package.json') as { version: string };
+
+interface GlobalOptions {
+  readonly home?: string;
+  readonly debug?: boolean;
+}
+
+function exitCodeOf(error: unknown): ExitCode {
+  if (error instanceof InputError) return exitCodes.badInput;
+  if (error instanceof SgpodsError && error.code === 'SGPODS_EC2_INVALID_REQUEST')
+    return exitCodes.badInput;
+  return exitCodes.internal;
+}
+
+function report(error: unknown, debug: boolean): ExitCode {
+  const code = exitCodeOf(error);
+  const message = error instanceof Error ? error.message : String(error);
+  process.stderr.write(
+    code === exitCodes.internal ? `sgpods: internal error: ${message}\n` : `sgpods: ${message}\n`,
+  );
+  if (debug && error instanceof Error && error.stack) process.stderr.write(`${error.stack}\n`);
+  return code;
+}
+
+function buildProgram(): Command {
+  const program = new Command('sgpods')
+    .description('Security groups for pods, as Amazon EKS offers them.')
+    .version(packageJson.version)
+    .option('--home <dir>', 'sandbox home (default: $SGPODS_HOME, else /var/lib/sgpods)')
+    .option('--debug', 'print stack traces of errors')
+    .showHelpAfterError('(run with --help for usage)')
+    .exitOverride();
+
+  program
+    .command('explain')
+    .description(
+      'Explain whether security groups allow a flow between two addresses or interfaces, from what `aws ec2 describe-*` prints.',
+    )
+    .requiredOption('--from <ip|eni-id>', 'source address or network interface id')
+    .requiredOption('--to <ip|eni-id>', 'destination address or network interface id')
+    .requiredOption(
+      '--protocol <name|number>',
+      'tcp, udp, icmp, icmpv6, -1 (all traffic) or an IP protocol number',
+    )
+    .option('--port <n>', 'destination port (tcp, udp)')
+    .option('--icmp-type <n>', 'ICMP type (icmp, icmpv6)')
+    .option('--icmp-code <n>', 'ICMP code (icmp, icmpv6; default 0)')
+    .requiredOption(
+      '--security-groups <file>',
+      'output of `aws ec2 describe-security-groups --output json`',
+    )
+    .requiredOption(
+      '--network-interfaces <file>',
+      'output of `aws ec2 describe-network-interfaces --output json`',
+    )
+    .option(
+      '--prefix-lists <file>',
+      '{"PrefixLists":[{"PrefixListId":"pl-…","Entries":[{"Cidr":"…"}]}]}',
+    )
+    .option(
+      '--vpc-cidr <cidr...>',
+      'VPC CIDR blocks (their base + 2 is the DNS resolver, which groups never filter)',
+    )
+    .addOption(
+      new Option('--output <format>', 'output format').choices(['text', 'json']).default('text'),
+    )
+    .action(async (options: ExplainOptions) => {
+      const { runExplain } = await import('./commands/explain.js');
+      process.exitCode = runExplain(options);
+    });
+
+  return program;
+}
+
+async function main(argv: readonly string[]): Promise<ExitCode> {
+  const program = buildProgram();
+  try {
+    await program.parseAsync([...argv]);
+    const options = program.opts<GlobalOptions>();
+    resolveHome(options.home);
+    return (process.exitCode as ExitCode | undefined) ?? exitCodes.success;
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      const success = ['commander.helpDisplayed', 'commander.version', 'commander.help'];
+      return success.includes(error.code) ? exitCodes.success : exitCodes.badInput;
+    }
+    return report(error, program.opts<GlobalOptions>().debug === true);
+  }
+}
+
+process.exitCode = await main(process.argv);
