@@ -1,0 +1,45 @@
+/** docs/errors.md and the code agree: every code is documented, every documented code exists. */
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { errorCodes } from '../../src/core/errors.js';
+import { repoRoot } from '../support/run-cli.js';
+
+const doc = readFileSync(join(repoRoot, 'docs/errors.md'), 'utf8');
+
+function sourceFiles(dir: string): string[] {
+  return readdirSync(dir, { withFileTypes: true }).flatMap((entry) => {
+    const path = join(dir, entry.name);
+    if (entry.isDirectory()) return sourceFiles(path);
+    return entry.name.endsWith('.ts') && !entry.name.endsWith('.test.ts') ? [path] : [];
+  });
+}
+
+/** AWS codes written in `new Ec2RequestError(...)` calls (the literal may sit a few lines below). */
+function awsCodesInSource(): Set<string> {
+  const codes = new Set<string>();
+  for (const file of sourceFiles(join(repoRoot, 'src'))) {
+    const text = readFileSync(file, 'utf8');
+    for (const match of text.matchAll(/new Ec2RequestError\(([\s\S]{0,200})/g)) {
+      for (const literal of (match[1] ?? '').matchAll(/'([A-Z][A-Za-z]+(?:\.[A-Z][A-Za-z]+)?)'/g)) {
+        codes.add(literal[1]!);
+      }
+    }
+  }
+  return codes;
+}
+
+describe('docs/errors.md', () => {
+  it('documents exactly the sgpods codes of src/core/errors.ts', () => {
+    const documented = new Set([...doc.matchAll(/\| `(SGPODS_[A-Z0-9_]+)` \|/g)].map((match) => match[1]));
+    expect([...documented].sort()).toEqual(Object.keys(errorCodes).sort());
+  });
+
+  it('documents every EC2 code the source raises, and no other', () => {
+    const section = doc.slice(doc.indexOf('## EC2 codes'), doc.indexOf('## Exit codes'));
+    const documented = new Set([...section.matchAll(/^\| `([A-Za-z.]+)` \|/gm)].map((match) => match[1]));
+    const raised = awsCodesInSource();
+    expect(raised.size).toBeGreaterThan(5);
+    expect([...documented].sort()).toEqual([...raised].sort());
+  });
+});
