@@ -19,13 +19,24 @@ import type { NetworkInterface, PrefixList } from '../../core/sg/world.js';
 
 type Json = Record<string, unknown>;
 
-/** Walks a decoded JSON document, keeping the path for error messages. */
+/**
+ * Walks a decoded JSON document. The path for error messages is built only when one is needed:
+ * documents of 300,000 rules are read on the hot path of `sgpods explain`.
+ */
 class JsonCursor {
   constructor(
     readonly document: string,
-    readonly path: string,
     readonly value: unknown,
+    private readonly parent?: JsonCursor,
+    private readonly segment?: string | number,
   ) {}
+
+  get path(): string {
+    if (this.parent === undefined || this.segment === undefined) return '';
+    const above = this.parent.path;
+    if (typeof this.segment === 'number') return `${above}[${this.segment}]`;
+    return above ? `${above}.${this.segment}` : this.segment;
+  }
 
   fail(problem: string): never {
     throw new InputError(`${this.document}: ${this.path || '(top level)'}: ${problem}`);
@@ -33,7 +44,7 @@ class JsonCursor {
 
   field(name: string): JsonCursor {
     const record = this.object();
-    return new JsonCursor(this.document, this.path ? `${this.path}.${name}` : name, record[name]);
+    return new JsonCursor(this.document, record[name], this, name);
   }
 
   object(): Json {
@@ -53,7 +64,7 @@ class JsonCursor {
     if (!Array.isArray(this.value))
       this.fail(`expected an array, found ${describeJson(this.value)}`);
     return (this.value as unknown[]).map(
-      (item, index) => new JsonCursor(this.document, `${this.path}[${index}]`, item),
+      (item, index) => new JsonCursor(this.document, item, this, index),
     );
   }
 
@@ -110,7 +121,7 @@ export function parseJsonDocument(text: string, document: string): unknown {
 
 /** The list under `key`, or the document itself when it is already a list. */
 function topLevelList(document: string, value: unknown, key: string): JsonCursor[] {
-  const root = new JsonCursor(document, '', value);
+  const root = new JsonCursor(document, value);
   if (Array.isArray(value)) return root.items();
   const list = root.field(key);
   if (list.isAbsent()) root.fail(`expected a "${key}" list`);

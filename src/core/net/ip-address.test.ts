@@ -1,4 +1,5 @@
 import fc from 'fast-check';
+import ipaddr from 'ipaddr.js';
 import { describe, expect, it } from 'vitest';
 import { cidrContains, nthAddress, parseCidr, parseIpAddress } from './ip-address.js';
 
@@ -23,6 +24,21 @@ describe('addresses', () => {
     '1.2.3.4/32',
   ])('rejects %s', (text) => {
     expect(parseIpAddress(text)).toBeUndefined();
+  });
+});
+
+describe('the IPv4 fast path', () => {
+  it('agrees with ipaddr.js on every dotted quad (property)', () => {
+    fc.assert(
+      fc.property(fc.ipV4(), (text) => {
+        const expected = ipaddr.IPv4.parse(text)
+          .toByteArray()
+          .reduce((acc, b) => (acc << 8n) | BigInt(b), 0n);
+        expect(parseIpAddress(text)?.value).toBe(expected);
+        expect(parseIpAddress(text)?.text).toBe(text);
+      }),
+      { numRuns: 1000 },
+    );
   });
 });
 

@@ -1,0 +1,43 @@
+/**
+ * `npm run bench [-- <name>...]`: runs the named benchmarks (all by default), prints a table and
+ * writes bench/results.json (metric name with unit → value).
+ */
+import { writeFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { evaluatorBenchmark } from './evaluator.bench.js';
+
+export interface Benchmark {
+  readonly name: string;
+  run(): Record<string, number> | Promise<Record<string, number>>;
+}
+
+const benchmarks: readonly Benchmark[] = [evaluatorBenchmark];
+
+async function main(names: readonly string[]): Promise<number> {
+  const unknown = names.filter((name) => !benchmarks.some((b) => b.name === name));
+  if (unknown.length > 0) {
+    process.stderr.write(
+      `unknown benchmark(s): ${unknown.join(', ')}; known: ${benchmarks.map((b) => b.name).join(', ')}\n`,
+    );
+    return 2;
+  }
+  const selected =
+    names.length === 0 ? benchmarks : benchmarks.filter((b) => names.includes(b.name));
+  const results: Record<string, number> = {};
+  for (const benchmark of selected) {
+    process.stdout.write(`running ${benchmark.name}…\n`);
+    Object.assign(results, await benchmark.run());
+  }
+  const width = Math.max(...Object.keys(results).map((key) => key.length));
+  for (const [metric, value] of Object.entries(results)) {
+    const shown = Number.isInteger(value) ? String(value) : value.toFixed(4);
+    process.stdout.write(`${metric.padEnd(width)}  ${shown.padStart(12)}\n`);
+  }
+  writeFileSync(
+    fileURLToPath(new URL('results.json', import.meta.url)),
+    `${JSON.stringify(results, null, 2)}\n`,
+  );
+  return 0;
+}
+
+process.exitCode = await main(process.argv.slice(2));
