@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# Installs everything sgpods needs on Debian 12, then builds it. Idempotent and non-interactive:
+# installed packages are skipped, `npm ci` runs only when package-lock.json changed.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+log() { printf 'setup: %s\n' "$*"; }
+
+# Debian packages: the dataplane (nftables, iproute2, conntrack), the RDS engine (postgresql),
+# and tools the tests and users drive (procps for ps/pkill, util-linux for nsenter/unshare).
+packages=(nftables iproute2 conntrack postgresql procps util-linux ca-certificates)
+# The real clients: keep the machine's aws CLI and kubectl when present, else Debian's.
+command -v aws >/dev/null 2>&1 || packages+=(awscli)
+command -v kubectl >/dev/null 2>&1 || packages+=(kubernetes-client)
+
+missing=()
+for package in "${packages[@]}"; do
+  status=$(dpkg-query -W -f='${Status}' "$package" 2>/dev/null || true)
+  [[ "$status" == "install ok installed" ]] || missing+=("$package")
+done
+if ((${#missing[@]} > 0)); then
+  if [[ $(id -u) -ne 0 ]]; then
+    log "missing Debian packages: ${missing[*]} (run this script as root to install them)" >&2
+    exit 1
+  fi
+  log "installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# Node.js 20 is the machine's; dependencies are pinned in package-lock.json.
+node_major=$(node -p 'process.versions.node.split(".")[0]')
+if ((node_major < 20)); then
+  log "Node.js >= 20 is required, found $(node --version)" >&2
+  exit 1
+fi
+lock_hash=$(sha256sum package-lock.json | cut -d' ' -f1)
+stamp=node_modules/.sgpods-lock-sha256
+if [[ ! -f $stamp || $(cat "$stamp") != "$lock_hash" ]]; then
+  log 'npm ci'
+  npm ci --no-audit --no-fund --loglevel=error
+  echo "$lock_hash" >"$stamp"
+fi
+
+log 'build'
+npm run --silent build
+
+# Put `sgpods` on PATH, as an installed tool would be.
+if [[ $(id -u) -eq 0 ]] && ! command -v sgpods >/dev/null 2>&1; then
+  npm link --no-audit --no-fund --loglevel=error >/dev/null
+fi
+log 'ready'
