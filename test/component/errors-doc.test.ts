@@ -32,7 +32,7 @@ function awsCodesInSource(): Set<string> {
 describe('docs/errors.md', () => {
   it('documents exactly the sgpods codes of src/core/errors.ts', () => {
     const documented = new Set(
-      [...doc.matchAll(/\| `(SGPODS_[A-Z0-9_]+)` \|/g)].map((match) => match[1]),
+      [...doc.matchAll(/^\|\s*`(SGPODS_[A-Z0-9_]+)`\s*\|/gm)].map((match) => match[1]),
     );
     expect([...documented].sort()).toEqual(Object.keys(errorCodes).sort());
   });
@@ -40,7 +40,7 @@ describe('docs/errors.md', () => {
   it('documents every EC2 code the source raises, and no other', () => {
     const section = doc.slice(doc.indexOf('## EC2 codes'), doc.indexOf('## Exit codes'));
     const documented = new Set(
-      [...section.matchAll(/^\| `([A-Za-z.]+)` \|/gm)].map((match) => match[1]),
+      [...section.matchAll(/^\|\s*`([A-Za-z.]+)`\s*\|/gm)].map((match) => match[1]),
     );
     const raised = awsCodesInSource();
     expect(raised.size).toBeGreaterThan(5);
