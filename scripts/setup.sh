@@ -46,8 +46,8 @@ fi
 log 'build'
 npm run --silent build
 
-# Put `sgpods` on PATH, as an installed tool would be.
-if [[ $(id -u) -eq 0 ]] && ! command -v sgpods >/dev/null 2>&1; then
+# Put this checkout's `sgpods` on PATH, as an installed tool would be.
+if [[ $(id -u) -eq 0 ]]; then
   npm link --no-audit --no-fund --loglevel=error >/dev/null
 fi
 log 'ready'
