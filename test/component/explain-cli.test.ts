@@ -26,20 +26,26 @@ function scratchFile(name: string, content: string): string {
   return path;
 }
 
+/** `sgpods explain --from <from> --to <RDS> --protocol tcp --port 5432 <extra> <workshop files>`. */
+function explainToRds(from: string, ...extra: string[]) {
+  return runCli([
+    'explain',
+    '--from',
+    from,
+    '--to',
+    rds,
+    '--protocol',
+    'tcp',
+    '--port',
+    '5432',
+    ...extra,
+    ...workshop,
+  ]);
+}
+
 describe('sgpods explain on the workshop scenario', () => {
   it('allows green (branch ENI with POD_SG) to reach RDS on 5432', () => {
-    const result = runCli([
-      'explain',
-      '--from',
-      greenPod,
-      '--to',
-      rds,
-      '--protocol',
-      'tcp',
-      '--port',
-      '5432',
-      ...workshop,
-    ]);
+    const result = explainToRds(greenPod);
     expect(result.code).toBe(0);
     expect(result.stdout).toMatch(
       /^ALLOWED: tcp port 5432 from 192\.168\.100\.41 to 192\.168\.130\.50/,
@@ -50,18 +56,7 @@ describe('sgpods explain on the workshop scenario', () => {
   });
 
   it('denies red (node ENI secondary IP, node SG) and says which gate and why', () => {
-    const result = runCli([
-      'explain',
-      '--from',
-      redPod,
-      '--to',
-      rds,
-      '--protocol',
-      'tcp',
-      '--port',
-      '5432',
-      ...workshop,
-    ]);
+    const result = explainToRds(redPod);
     expect(result.code).toBe(1);
     expect(result.stdout).toMatch(/^DENIED/);
     expect(result.stdout).toMatch(/ingress DENY/);
@@ -71,20 +66,7 @@ describe('sgpods explain on the workshop scenario', () => {
   });
 
   it('prints verdict, egress and ingress as JSON', () => {
-    const result = runCli([
-      'explain',
-      '--from',
-      redPod,
-      '--to',
-      rds,
-      '--protocol',
-      'tcp',
-      '--port',
-      '5432',
-      '--output',
-      'json',
-      ...workshop,
-    ]);
+    const result = explainToRds(redPod, '--output', 'json');
     expect(result.code).toBe(1);
     interface Gate {
       decision: string;
