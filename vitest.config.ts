@@ -19,6 +19,18 @@ export default defineConfig({
           testTimeout: 60_000,
         },
       },
+      {
+        // Root only: real namespaces, veth, nftables. One file at a time; each test has its own
+        // home and kernel-name prefix, and removes what it created.
+        test: {
+          name: 'integration',
+          include: ['test/integration/**/*.test.ts'],
+          pool: 'forks',
+          poolOptions: { forks: { singleFork: true } },
+          testTimeout: 180_000,
+          hookTimeout: 120_000,
+        },
+      },
     ],
   },
 });

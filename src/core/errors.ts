@@ -11,6 +11,8 @@ export const errorCodes = {
   SGPODS_KUBE_INVALID:
     'A Kubernetes object fails validation; `causes` lists field errors worded as the API server words them.',
   SGPODS_ANNOTATION_INVALID: 'A vpc.amazonaws.com/pod-eni annotation cannot be decoded.',
+  SGPODS_COMMAND_FAILED:
+    'A system command (ip, nft, sysctl, ...) failed or timed out; `argv`, `exitCode` and `stderr` say which and why.',
   SGPODS_INTERNAL: 'A broken invariant inside sgpods: a bug to report.',
 } as const;
 
@@ -75,6 +77,30 @@ export class KubeValidationError extends SgpodsError {
 export class AnnotationError extends SgpodsError {
   constructor(message: string) {
     super('SGPODS_ANNOTATION_INVALID', message);
+  }
+}
+
+/** A system command failed: the dataplane keeps the change pending and retries or fails closed. */
+export class CommandError extends SgpodsError {
+  readonly argv: readonly string[];
+  readonly exitCode: number | null;
+  readonly stderr: string;
+
+  constructor(
+    argv: readonly string[],
+    exitCode: number | null,
+    stderr: string,
+    options: SgpodsErrorOptions = {},
+  ) {
+    const status = exitCode === null ? 'did not finish' : `exited ${exitCode}`;
+    super(
+      'SGPODS_COMMAND_FAILED',
+      `${argv.join(' ')} ${status}: ${stderr.trim().split('\n').slice(0, 5).join(' | ')}`,
+      options,
+    );
+    this.argv = argv;
+    this.exitCode = exitCode;
+    this.stderr = stderr;
   }
 }
 

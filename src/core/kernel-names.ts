@@ -17,6 +17,11 @@ function fnv1a32(text: string): number {
   return hash;
 }
 
+/** A short, stable base-36 tag of `text` (for names derived from AWS ids, which do not fit). */
+export function nameTag(text: string, length = 6): string {
+  return (fnv1a32(text) % 36 ** length).toString(36).padStart(length, '0');
+}
+
 /** `s` + 4 base-36 characters, from the home's absolute path. */
 export function kernelPrefix(homePath: string): string {
   const digits = (fnv1a32(homePath) % 36 ** 4).toString(36).padStart(4, '0');

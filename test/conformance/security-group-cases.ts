@@ -17,6 +17,8 @@ export interface CaseGroup {
 export interface CaseInterface {
   readonly addresses: readonly string[];
   readonly groups: readonly string[];
+  /** Interfaces naming the same host share one instance (several ENIs per host). */
+  readonly host?: string;
 }
 
 export interface CaseCheck {
@@ -426,8 +428,8 @@ export const securityGroupCases: readonly SecurityGroupCase[] = [
       b: { ingress: [allFrom('10.0.0.0/16')] },
     },
     interfaces: {
-      A: { addresses: [A], groups: ['eth0'] },
-      A1: { addresses: ['10.0.1.20'], groups: ['eth1'] },
+      A: { addresses: [A], groups: ['eth0'], host: 'a' },
+      A1: { addresses: ['10.0.1.20'], groups: ['eth1'], host: 'a' },
       B: { addresses: [B], groups: ['b'] },
     },
     checks: [
@@ -448,7 +450,7 @@ export const securityGroupCases: readonly SecurityGroupCase[] = [
     interfaces: abc(['aNew'], ['tcpOnly']),
     checks: [
       { from: A, to: B, protocol: '-1', expect: 'deny' },
-      { from: A, to: B, protocol: 'tcp', port: 0, expect: 'allow' },
+      { from: A, to: B, protocol: 'tcp', port: 1, expect: 'allow' },
     ],
   },
   {

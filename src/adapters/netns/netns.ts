@@ -1,0 +1,58 @@
+/**
+ * Network namespaces, links, addresses and routes through iproute2. Commands for one namespace
+ * are batched (`ip -n NS -batch -`) and veth pairs are created with both ends in place
+ * (`ip link add A netns X type veth peer name B netns Y`): moving links costs ~16 ms each.
+ */
+import { runCommand } from '../exec/run-command.js';
+
+export async function listNamespaces(): Promise<string[]> {
+  const { stdout } = await runCommand(['ip', '-j', 'netns', 'list']);
+  const parsed = stdout.trim() ? (JSON.parse(stdout) as { name: string }[]) : [];
+  return parsed.map((entry) => entry.name);
+}
+
+export async function addNamespace(name: string): Promise<void> {
+  if ((await listNamespaces()).includes(name)) return;
+  await runCommand(['ip', 'netns', 'add', name]);
+  await runCommand(['ip', '-n', name, 'link', 'set', 'lo', 'up']);
+}
+
+export async function deleteNamespace(name: string): Promise<void> {
+  if (!(await listNamespaces()).includes(name)) return;
+  await runCommand(['ip', 'netns', 'del', name]);
+}
+
+/** Runs iproute2 batch lines (without the leading `ip`), in `namespace` or the root namespace. */
+export async function ipBatch(
+  namespace: string | undefined,
+  lines: readonly string[],
+): Promise<void> {
+  if (lines.length === 0) return;
+  const argv = namespace ? ['ip', '-n', namespace, '-batch', '-'] : ['ip', '-batch', '-'];
+  await runCommand(argv, { input: `${lines.join('\n')}\n` });
+}
+
+/** Sets sysctls inside a namespace, in one process. */
+export async function setSysctls(
+  namespace: string,
+  settings: Readonly<Record<string, string | number>>,
+): Promise<void> {
+  const pairs = Object.entries(settings).map(([key, value]) => `${key}=${value}`);
+  if (pairs.length === 0) return;
+  await runCommand(['ip', 'netns', 'exec', namespace, 'sysctl', '-q', '-w', ...pairs]);
+}
+
+/** Creates a veth pair with each end directly in its namespace. */
+export function vethInPlaceLine(
+  name: string,
+  namespace: string,
+  peerName: string,
+  peerNamespace: string,
+): string {
+  return `link add ${name} netns ${namespace} type veth peer name ${peerName} netns ${peerNamespace}`;
+}
+
+export async function linkNames(namespace: string): Promise<string[]> {
+  const { stdout } = await runCommand(['ip', '-n', namespace, '-j', 'link', 'show']);
+  return (JSON.parse(stdout) as { ifname: string }[]).map((link) => link.ifname);
+}

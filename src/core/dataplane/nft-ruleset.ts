@@ -1,0 +1,89 @@
+/**
+ * The nftables objects sgpods owns in one VPC router, as data: sets (interval concatenations of
+ * numeric fields, or exact tuples with interface names), verdict maps, chains and counters.
+ * Compilation produces one; reading the kernel's JSON produces another; the planner diffs them.
+ */
+import type { Box } from './boxes.js';
+
+/** nft data types used by sgpods sets. Numeric types carry intervals; `ifname` carries strings. */
+export type NftFieldType =
+  | 'inet_proto'
+  | 'inet_service'
+  | 'ipv4_addr'
+  | 'ipv6_addr'
+  | 'icmp_type'
+  | 'icmp_code'
+  | 'icmpv6_type'
+  | 'icmpv6_code'
+  | 'ifname';
+
+/** A set element: intervals for numeric fields, a name for `ifname` fields, in field order. */
+export type NftElement = readonly (
+  | { readonly kind: 'interval'; readonly lo: bigint; readonly hi: bigint }
+  | { readonly kind: 'name'; readonly value: string }
+)[];
+
+export interface NftSet {
+  readonly name: string;
+  readonly type: readonly NftFieldType[];
+  readonly interval: boolean;
+  /** Elements by canonical key (`elementKey`). */
+  readonly elements: ReadonlyMap<string, NftElement>;
+}
+
+/** An `ifname : verdict` map (dispatch to per-interface chains). */
+export interface NftVerdictMap {
+  readonly name: string;
+  /** Interface name → target chain of a `goto`. */
+  readonly elements: ReadonlyMap<string, string>;
+}
+
+export interface NftBaseChain {
+  readonly hook: 'forward';
+  readonly priority: 'filter';
+  readonly policy: 'drop' | 'accept';
+}
+
+export interface NftChain {
+  readonly name: string;
+  readonly base?: NftBaseChain;
+  /** Rule bodies in order, without comments (the planner adds the content hash). */
+  readonly rules: readonly string[];
+}
+
+export interface NftRuleset {
+  readonly table: string;
+  readonly sets: ReadonlyMap<string, NftSet>;
+  readonly maps: ReadonlyMap<string, NftVerdictMap>;
+  readonly chains: ReadonlyMap<string, NftChain>;
+  readonly counters: ReadonlySet<string>;
+}
+
+export function elementKey(element: NftElement): string {
+  return element
+    .map((field) => (field.kind === 'name' ? `"${field.value}"` : `${field.lo}-${field.hi}`))
+    .join(' . ');
+}
+
+export function boxElement(box: Box): NftElement {
+  return box.map((field) => ({ kind: 'interval', lo: field.lo, hi: field.hi }));
+}
+
+/** A 53-bit content hash (cyrb53), as 14 hex digits: marks what a chain holds. */
+export function contentHash(text: string): string {
+  let h1 = 0xdeadbeef;
+  let h2 = 0x41c6ce57;
+  for (let i = 0; i < text.length; i++) {
+    const ch = text.charCodeAt(i);
+    h1 = Math.imul(h1 ^ ch, 2654435761);
+    h2 = Math.imul(h2 ^ ch, 1597334677);
+  }
+  h1 = Math.imul(h1 ^ (h1 >>> 16), 2246822507) ^ Math.imul(h2 ^ (h2 >>> 13), 3266489909);
+  h2 = Math.imul(h2 ^ (h2 >>> 16), 2246822507) ^ Math.imul(h1 ^ (h1 >>> 13), 3266489909);
+  const value = 4294967296 * (2097151 & h2) + (h1 >>> 0);
+  return value.toString(16).padStart(14, '0');
+}
+
+export function chainHash(chain: NftChain): string {
+  return contentHash(chain.rules.join('\n'));
+}

@@ -1,0 +1,351 @@
+/**
+ * One VPC's router: a network namespace every ENI is plugged into, where every packet between
+ * ENIs meets security groups (see core/dataplane/compile-ruleset.ts for the packet path).
+ *
+ * An ENI is a veth pair: the router end (named from the ENI id, owned prefix) carries a /32
+ * (/128) route per private IP, the subnet gateway address and proxy ARP; the host end lives in
+ * the attached namespace with the ENI's addresses and a default route via the router.
+ *
+ * Rule changes are coalesced: every change calls `flush()`, concurrent calls share one nft
+ * transaction, and each transaction changes only what differs from what was applied. After a
+ * failed transaction, or on `open`, the applied state is read back from the kernel (resync).
+ */
+import { runCommand } from '../../../adapters/exec/run-command.js';
+import {
+  addNamespace,
+  deleteNamespace,
+  ipBatch,
+  linkNames,
+  setSysctls,
+  vethInPlaceLine,
+} from '../../../adapters/netns/netns.js';
+import { applyNftScript, listNftTable, readNftCounters } from '../../../adapters/nft/nft.js';
+import {
+  compileRouterRuleset,
+  objectNames,
+  type RouterPort,
+} from '../../../core/dataplane/compile-ruleset.js';
+import { readRulesetListing } from '../../../core/dataplane/nft-listing.js';
+import {
+  planRuleset,
+  stateOfRuleset,
+  type RulesetState,
+} from '../../../core/dataplane/nft-plan.js';
+import { kernelName, nameTag } from '../../../core/kernel-names.js';
+import { nthAddress, type Cidr, type IpAddress } from '../../../core/net/ip-address.js';
+import type { SecurityGroup } from '../../../core/sg/security-group.js';
+import type { PrefixList } from '../../../core/sg/world.js';
+
+export const routerTable = 'sgpods';
+const ipv6Gateway = 'fe80::1';
+
+export interface AttachInterface {
+  readonly networkInterfaceId: string;
+  /** The namespace the ENI is attached to (instance, DB, pod). */
+  readonly hostNamespace: string;
+  /** The interface name inside it: `eth0`, `eth1`, `vlan.eth.<vlanId>`. */
+  readonly hostInterface: string;
+  /** Every private IPv4 and IPv6 address of the ENI (the first IPv4 is the primary). */
+  readonly addresses: readonly IpAddress[];
+  /** The ENI's IPv4 subnet (gateway = base + 1). */
+  readonly subnet: Cidr;
+  readonly groupIds: readonly string[];
+  readonly sourceDestCheck?: boolean;
+  /** Addresses configured on the host interface (default: all of them). */
+  readonly hostAddresses?: readonly IpAddress[];
+  /**
+   * Host routing: `default` installs the default routes; a number installs source routing
+   * (`ip rule from <address> table N`) for a second ENI on the same host; `none` leaves routes
+   * to the caller (a CNI plugin).
+   */
+  readonly hostRouting?: 'default' | 'none' | number;
+}
+
+/** Hosts beyond the VPC (the internet, a peer network): one port, not gated by any group. */
+export interface AttachOutside {
+  readonly name: string;
+  readonly hostNamespace: string;
+  readonly hostInterface: string;
+  readonly addresses: readonly IpAddress[];
+}
+
+interface Port {
+  readonly kind: 'eni' | 'outside';
+  readonly portName: string;
+  readonly addresses: readonly IpAddress[];
+  groupIds: readonly string[];
+  sourceDestCheck: boolean;
+}
+
+/** The router's address on outside ports, the outside hosts' on-link gateway. */
+const outsideGateway = '100.64.255.254';
+
+export interface VpcRouterOptions {
+  /** The home's kernel-name prefix: every object name starts with it. */
+  readonly prefix: string;
+  /** The router namespace name. */
+  readonly namespace: string;
+}
+
+export class VpcRouter {
+  readonly namespace: string;
+  readonly #prefix: string;
+  readonly #ports = new Map<string, Port>();
+  #groups = new Map<string, SecurityGroup>();
+  #prefixLists: readonly PrefixList[] = [];
+  #applied: RulesetState | undefined;
+  #known = false;
+  #inFlight: Promise<void> | undefined;
+  #queued: Promise<void> | undefined;
+
+  private constructor(options: VpcRouterOptions) {
+    this.namespace = options.namespace;
+    this.#prefix = options.prefix;
+  }
+
+  /** Creates (or adopts) the router namespace and reads what its table already holds. */
+  static async open(options: VpcRouterOptions): Promise<VpcRouter> {
+    const router = new VpcRouter(options);
+    await addNamespace(router.namespace);
+    await setSysctls(router.namespace, {
+      'net.ipv4.ip_forward': 1,
+      'net.ipv6.conf.all.forwarding': 1,
+      'net.ipv4.conf.all.rp_filter': 0,
+      'net.ipv4.conf.default.rp_filter': 0,
+    });
+    await router.#readKernel();
+    return router;
+  }
+
+  /** The router-side interface name of an ENI: owned prefix + a tag of the ENI id. */
+  portNameOf(networkInterfaceId: string): string {
+    return kernelName(this.#prefix, `p${nameTag(networkInterfaceId)}`);
+  }
+
+  async #readKernel(): Promise<void> {
+    this.#applied = readRulesetListing(
+      await listNftTable(this.namespace, routerTable),
+      routerTable,
+    );
+    this.#known = true;
+  }
+
+  setGroups(groups: readonly SecurityGroup[]): void {
+    this.#groups = new Map(groups.map((group) => [group.groupId, group]));
+  }
+
+  putGroup(group: SecurityGroup): void {
+    this.#groups.set(group.groupId, group);
+  }
+
+  removeGroup(groupId: string): void {
+    this.#groups.delete(groupId);
+  }
+
+  setPrefixLists(prefixLists: readonly PrefixList[]): void {
+    this.#prefixLists = prefixLists;
+  }
+
+  setInterfaceGroups(networkInterfaceId: string, groupIds: readonly string[]): void {
+    const port = this.#ports.get(networkInterfaceId);
+    if (!port) throw new RangeError(`${networkInterfaceId} is not attached to ${this.namespace}`);
+    port.groupIds = [...groupIds];
+  }
+
+  setSourceDestCheck(networkInterfaceId: string, enabled: boolean): void {
+    const port = this.#ports.get(networkInterfaceId);
+    if (!port) throw new RangeError(`${networkInterfaceId} is not attached to ${this.namespace}`);
+    port.sourceDestCheck = enabled;
+  }
+
+  /** Plugs an ENI in: the veth pair, addresses, routes; then its rules (fail-closed until then). */
+  async attachInterface(spec: AttachInterface): Promise<string> {
+    const portName = this.portNameOf(spec.networkInterfaceId);
+    const gateway = nthAddress(spec.subnet, 1).text;
+    const v4 = spec.addresses.filter((address) => address.family === 4);
+    const v6 = spec.addresses.filter((address) => address.family === 6);
+    if (!(await linkNames(this.namespace)).includes(portName)) {
+      await ipBatch(undefined, [
+        vethInPlaceLine(portName, this.namespace, spec.hostInterface, spec.hostNamespace),
+      ]);
+    }
+    await setSysctls(this.namespace, proxyArpOn(portName));
+    await ipBatch(this.namespace, [
+      `link set ${portName} up`,
+      ...(v4.length > 0 ? [`addr replace ${gateway}/32 dev ${portName} noprefixroute`] : []),
+      ...(v6.length > 0 ? [`addr replace ${ipv6Gateway}/64 dev ${portName} nodad`] : []),
+      ...v4.map((address) => `route replace ${address.text}/32 dev ${portName}`),
+      ...v6.map((address) => `route replace ${address.text}/128 dev ${portName}`),
+    ]);
+    await ipBatch(spec.hostNamespace, hostLines(spec, gateway));
+    this.#ports.set(spec.networkInterfaceId, {
+      kind: 'eni',
+      portName,
+      addresses: spec.addresses,
+      groupIds: [...spec.groupIds],
+      sourceDestCheck: spec.sourceDestCheck ?? true,
+    });
+    await this.flush();
+    return portName;
+  }
+
+  /** Plugs in hosts outside the VPC: routed, never gated, free to use any source address. */
+  async attachOutside(spec: AttachOutside): Promise<string> {
+    const key = `outside:${spec.name}`;
+    const portName = this.portNameOf(key);
+    if (!(await linkNames(this.namespace)).includes(portName)) {
+      await ipBatch(undefined, [
+        vethInPlaceLine(portName, this.namespace, spec.hostInterface, spec.hostNamespace),
+      ]);
+    }
+    await setSysctls(this.namespace, proxyArpOn(portName));
+    await ipBatch(this.namespace, [
+      `link set ${portName} up`,
+      `addr replace ${outsideGateway}/32 dev ${portName} noprefixroute`,
+      ...spec.addresses.map(
+        (address) =>
+          `route replace ${address.text}/${address.family === 4 ? 32 : 128} dev ${portName}`,
+      ),
+    ]);
+    await ipBatch(spec.hostNamespace, [
+      `link set ${spec.hostInterface} up`,
+      ...spec.addresses.map(
+        (address) =>
+          `addr add ${address.text}/${address.family === 4 ? 32 : 128} dev ${spec.hostInterface}`,
+      ),
+      `route replace default via ${outsideGateway} dev ${spec.hostInterface} onlink`,
+    ]);
+    this.#ports.set(key, {
+      kind: 'outside',
+      portName,
+      addresses: spec.addresses,
+      groupIds: [],
+      sourceDestCheck: false,
+    });
+    await this.flush();
+    return portName;
+  }
+
+  /** Unplugs an ENI: its rules first, then the veth pair (the host end goes with it). */
+  async detachInterface(networkInterfaceId: string): Promise<void> {
+    const port = this.#ports.get(networkInterfaceId);
+    if (!port) return;
+    this.#ports.delete(networkInterfaceId);
+    await this.flush();
+    if ((await linkNames(this.namespace)).includes(port.portName)) {
+      await ipBatch(this.namespace, [`link del ${port.portName}`]);
+    }
+  }
+
+  #routerPorts(): RouterPort[] {
+    return [...this.#ports].map(([id, port]) => ({
+      portName: port.portName,
+      kind: port.kind,
+      networkInterfaceId: id,
+      addresses: port.addresses,
+      groupIds: port.groupIds,
+      sourceDestCheck: port.sourceDestCheck,
+    }));
+  }
+
+  /** Applies every pending change in one transaction; concurrent calls share it. */
+  flush(): Promise<void> {
+    if (this.#queued) return this.#queued;
+    const queued = (async () => {
+      await this.#inFlight?.catch(() => undefined);
+      this.#queued = undefined;
+      this.#inFlight = this.#applyNow();
+      await this.#inFlight;
+    })();
+    this.#queued = queued;
+    return queued;
+  }
+
+  /** Re-reads the kernel's table and applies whatever differs from the desired state. */
+  async resync(): Promise<void> {
+    this.#known = false;
+    await this.flush();
+  }
+
+  async #applyNow(): Promise<void> {
+    if (!this.#known) await this.#readKernel();
+    const desired = compileRouterRuleset({
+      table: routerTable,
+      groups: [...this.#groups.values()],
+      ports: this.#routerPorts(),
+      prefixLists: this.#prefixLists,
+    });
+    const plan = planRuleset(this.#applied, desired);
+    try {
+      await applyNftScript(this.namespace, plan.script);
+      this.#applied = stateOfRuleset(desired);
+    } catch (error) {
+      this.#known = false;
+      throw error;
+    }
+  }
+
+  /** Drop counters per ENI (`egress`, `ingress`) and of spoofed packets. */
+  async dropCounters(): Promise<{
+    spoofed: number;
+    byInterface: Map<string, { egress: number; ingress: number }>;
+  }> {
+    const counters = await readNftCounters(this.namespace, routerTable);
+    const byInterface = new Map<string, { egress: number; ingress: number }>();
+    for (const [eniId, port] of this.#ports) {
+      if (port.kind !== 'eni') continue;
+      byInterface.set(eniId, {
+        egress: counters.get(objectNames.dropCounter(port.portName, 'egress'))?.packets ?? 0,
+        ingress: counters.get(objectNames.dropCounter(port.portName, 'ingress'))?.packets ?? 0,
+      });
+    }
+    return { spoofed: counters.get(objectNames.spoofCounter)?.packets ?? 0, byInterface };
+  }
+
+  /** Removes the router namespace and with it every port and rule. */
+  async destroy(): Promise<void> {
+    this.#ports.clear();
+    await deleteNamespace(this.namespace);
+  }
+}
+
+/** Proxy ARP on a port, answering at once (the default delay of up to 0.8 s stalls first packets). */
+function proxyArpOn(portName: string): Record<string, number> {
+  return {
+    [`net.ipv4.conf.${portName}.proxy_arp`]: 1,
+    [`net.ipv4.neigh.${portName}.proxy_delay`]: 0,
+  };
+}
+
+function hostLines(spec: AttachInterface, gateway: string): string[] {
+  const device = spec.hostInterface;
+  const addresses = spec.hostAddresses ?? spec.addresses;
+  const lines = [`link set ${device} up`];
+  for (const address of addresses) {
+    lines.push(
+      address.family === 4
+        ? `addr add ${address.text}/${spec.subnet.prefixLength} dev ${device}`
+        : `addr add ${address.text}/128 dev ${device} nodad`,
+    );
+  }
+  const routing = spec.hostRouting ?? 'default';
+  const hasV6 = spec.addresses.some((address) => address.family === 6);
+  if (routing === 'default') {
+    lines.push(`route replace default via ${gateway} dev ${device}`);
+    if (hasV6) lines.push(`route replace ::/0 via ${ipv6Gateway} dev ${device}`);
+  } else if (typeof routing === 'number') {
+    for (const address of addresses) lines.push(`rule add from ${address.text} table ${routing}`);
+    lines.push(`route replace ${spec.subnet.text} dev ${device} table ${routing}`);
+    lines.push(`route replace default via ${gateway} dev ${device} table ${routing}`);
+    if (hasV6) lines.push(`route replace ::/0 via ${ipv6Gateway} dev ${device} table ${routing}`);
+  }
+  return lines;
+}
+
+/** Runs a command inside a namespace (tests and tools). */
+export function inNamespace(
+  namespace: string,
+  argv: readonly string[],
+): Promise<{ stdout: string; stderr: string }> {
+  return runCommand(['ip', 'netns', 'exec', namespace, ...argv]);
+}
