@@ -26,6 +26,7 @@ import {
   type RouterPort,
 } from '../../../core/dataplane/compile-ruleset.js';
 import { readRulesetListing } from '../../../core/dataplane/nft-listing.js';
+import type { NftRuleset } from '../../../core/dataplane/nft-ruleset.js';
 import {
   planRuleset,
   stateOfRuleset,
@@ -189,6 +190,22 @@ export class VpcRouter {
     return portName;
   }
 
+  /**
+   * Registers an ENI whose port already exists (after a restart, from the state store): no
+   * command runs; the next `flush()` or `resync()` brings its rules in line.
+   */
+  adoptInterface(spec: AttachInterface): string {
+    const portName = this.portNameOf(spec.networkInterfaceId);
+    this.#ports.set(spec.networkInterfaceId, {
+      kind: 'eni',
+      portName,
+      addresses: spec.addresses,
+      groupIds: [...spec.groupIds],
+      sourceDestCheck: spec.sourceDestCheck ?? true,
+    });
+    return portName;
+  }
+
   /** Plugs in hosts outside the VPC: routed, never gated, free to use any source address. */
   async attachOutside(spec: AttachOutside): Promise<string> {
     const key = `outside:${spec.name}`;
@@ -267,14 +284,24 @@ export class VpcRouter {
     await this.flush();
   }
 
-  async #applyNow(): Promise<void> {
-    if (!this.#known) await this.#readKernel();
-    const desired = compileRouterRuleset({
+  #desired(): NftRuleset {
+    return compileRouterRuleset({
       table: routerTable,
       groups: [...this.#groups.values()],
       ports: this.#routerPorts(),
       prefixLists: this.#prefixLists,
     });
+  }
+
+  /** The nft script a resync would apply now, read against the kernel (empty: in sync). */
+  async pendingPlan(): Promise<string> {
+    const kernel = readRulesetListing(await listNftTable(this.namespace, routerTable), routerTable);
+    return planRuleset(kernel, this.#desired()).script;
+  }
+
+  async #applyNow(): Promise<void> {
+    if (!this.#known) await this.#readKernel();
+    const desired = this.#desired();
     const plan = planRuleset(this.#applied, desired);
     try {
       await applyNftScript(this.namespace, plan.script);
@@ -324,8 +351,8 @@ function hostLines(spec: AttachInterface, gateway: string): string[] {
   for (const address of addresses) {
     lines.push(
       address.family === 4
-        ? `addr add ${address.text}/${spec.subnet.prefixLength} dev ${device}`
-        : `addr add ${address.text}/128 dev ${device} nodad`,
+        ? `addr replace ${address.text}/${spec.subnet.prefixLength} dev ${device}`
+        : `addr replace ${address.text}/128 dev ${device} nodad`,
     );
   }
   const routing = spec.hostRouting ?? 'default';
