@@ -3,7 +3,7 @@
  * later CI run can sweep it if this process dies), its own kernel-name prefix, and a cleanup that
  * removes every namespace carrying that prefix — also when the test failed.
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { deleteNamespace, listNamespaces } from '../../src/adapters/netns/netns.js';
@@ -19,6 +19,8 @@ export interface TestHome {
 
 export function createTestHome(): TestHome {
   const home = mkdtempSync(join(tmpdir(), 'sgpods-test-'));
+  // Homes are 0755: the postgres user must traverse to its data directory.
+  chmodSync(home, 0o755);
   writeFileSync(join(home, 'owner.pid'), `${process.pid}\n`);
   const prefix = kernelPrefix(home);
   const ownedNamespaces = async () =>
