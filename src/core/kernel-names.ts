@@ -5,17 +5,9 @@
  * sweep find exactly their own home's objects.
  */
 
-export const maxKernelNameLength = 15;
+import { fnv1a32 } from './hash.js';
 
-/** FNV-1a, 32 bit: stable across runs and machines, no I/O. */
-function fnv1a32(text: string): number {
-  let hash = 0x811c9dc5;
-  for (const byte of new TextEncoder().encode(text)) {
-    hash ^= byte;
-    hash = Math.imul(hash, 0x01000193) >>> 0;
-  }
-  return hash;
-}
+export const maxKernelNameLength = 15;
 
 /** A short, stable base-36 tag of `text` (for names derived from AWS ids, which do not fit). */
 export function nameTag(text: string, length = 6): string {

@@ -11,16 +11,23 @@
  *   4. Ingress gate: `oifname vmap` → the destination ENI's chain → its groups' ingress chains;
  *      a match accepts. A destination that is no ENI (outside) is accepted.
  *
- * A group's rules with CIDR or prefix-list peers become elements of up to three interval sets
- * per family (tcp/udp ports, ICMP type/code, whole protocols), so a lookup costs the same
- * whatever the number of rules; rules that reference a group match the referenced group's member
- * set (the addresses of the ports carrying it), so membership changes touch set elements only.
+ * Rules live in a few large interval-concatenation sets shared by every group, keyed by a
+ * stable per-group index that the group's chain puts in `meta mark` before its lookups (the mark
+ * never leaves the router: it is scrubbed when a packet crosses into another namespace):
+ *   - CIDR and prefix-list peers: `cidr_<o|i>_<4|6><p|i|a>` = index . traffic . address, where
+ *     traffic is protocol . port (p), ICMP type . code (i), or protocol alone (a);
+ *   - group references: `members_<4|6>` = address . group index (who carries which group), and
+ *     `ref_<o|i>_<4|6><p|i|a>` = (group, referenced group) index . traffic.
+ * A lookup costs the same whatever the number of rules; a rule change or a membership change
+ * touches set elements only; and the kernel holds ~20 sets instead of one per group (nft's cost
+ * grows with the number of set objects: 5,000 sets take seconds to load, these take 0.5 s).
  */
 import type { Cidr, IpAddress } from '../net/ip-address.js';
 import { hasPorts, isIcmp, protocolNumbers } from '../sg/protocol.js';
 import type { Direction, PortMatch, SecurityGroupRule } from '../sg/rule.js';
 import type { SecurityGroup } from '../sg/security-group.js';
 import type { PrefixList } from '../sg/world.js';
+import { assignIndices } from '../hash.js';
 import { disjointBoxes, type Box, type Interval } from './boxes.js';
 import {
   boxElement,
@@ -66,31 +73,27 @@ export const chainNames = {
   ingress: 'sg_ingress',
 } as const;
 
+const directionTag = (direction: Direction) => (direction === 'egress' ? 'o' : 'i');
+
 export const objectNames = {
   egressPorts: 'egress_ports',
   ingressPorts: 'ingress_ports',
   sourceOk: (family: Family) => `src_ok_${family}`,
   sourceAny: 'src_any',
   spoofCounter: 'spoofed',
-  groupChain: (groupId: string, direction: Direction) =>
-    `g_${groupId}_${direction === 'egress' ? 'o' : 'i'}`,
-  groupSet: (groupId: string, direction: Direction, family: Family, kind: SetKind) =>
-    `g_${groupId}_${direction === 'egress' ? 'o' : 'i'}_${family}${kind}`,
-  memberSet: (groupId: string, family: Family) => `m_${groupId}_${family}`,
-  portChain: (portName: string, direction: Direction) =>
-    `e_${portName}_${direction === 'egress' ? 'o' : 'i'}`,
-  dropCounter: (portName: string, direction: Direction) =>
-    `d_${portName}_${direction === 'egress' ? 'o' : 'i'}`,
+  groupChain: (groupId: string, direction: Direction) => `g_${groupId}_${directionTag(direction)}`,
+  cidrSet: (direction: Direction, family: Family, kind: SetKind) => `cidr_${directionTag(direction)}_${family}${kind}`,
+  referenceSet: (direction: Direction, family: Family, kind: SetKind) => `ref_${directionTag(direction)}_${family}${kind}`,
+  memberSet: (family: Family) => `members_${family}`,
+  portChain: (portName: string, direction: Direction) => `e_${portName}_${directionTag(direction)}`,
+  dropCounter: (portName: string, direction: Direction) => `d_${portName}_${directionTag(direction)}`,
 } as const;
 
 const addressType = (family: Family): NftFieldType => (family === 4 ? 'ipv4_addr' : 'ipv6_addr');
-const setTypes: Record<SetKind, (family: Family) => NftFieldType[]> = {
-  p: (family) => ['inet_proto', 'inet_service', addressType(family)],
-  i: (family) =>
-    family === 4
-      ? ['icmp_type', 'icmp_code', 'ipv4_addr']
-      : ['icmpv6_type', 'icmpv6_code', 'ipv6_addr'],
-  a: (family) => ['inet_proto', addressType(family)],
+const trafficTypes: Record<SetKind, (family: Family) => NftFieldType[]> = {
+  p: () => ['inet_proto', 'inet_service'],
+  i: (family) => (family === 4 ? ['icmp_type', 'icmp_code'] : ['icmpv6_type', 'icmpv6_code']),
+  a: () => ['inet_proto'],
 };
 
 function cidrInterval(cidr: Cidr): Interval {
@@ -101,10 +104,7 @@ function cidrInterval(cidr: Cidr): Interval {
 
 function icmpIntervals(ports: PortMatch): [Interval, Interval] {
   if (ports.kind !== 'icmp') return [full(8), full(8)];
-  return [
-    ports.type === -1 ? full(8) : exact(ports.type),
-    ports.code === -1 ? full(8) : exact(ports.code),
-  ];
+  return [ports.type === -1 ? full(8) : exact(ports.type), ports.code === -1 ? full(8) : exact(ports.code)];
 }
 
 /** Which set a rule's traffic belongs to, and the traffic fields of its boxes. */
@@ -112,41 +112,19 @@ function trafficOf(rule: SecurityGroupRule, family: Family): { kind: SetKind; fi
   const { protocol, ports } = rule;
   if (protocol === 'all') return { kind: 'a', fields: [allProtocols] };
   if (hasPorts(protocol)) {
-    const range =
-      ports.kind === 'range' ? { lo: BigInt(ports.from), hi: BigInt(ports.to) } : allPorts;
+    const range = ports.kind === 'range' ? { lo: BigInt(ports.from), hi: BigInt(ports.to) } : allPorts;
     return { kind: 'p', fields: [exact(protocol), range] };
   }
   const icmpOfFamily = family === 4 ? protocolNumbers.icmp : protocolNumbers.icmpv6;
-  if (isIcmp(protocol) && protocol === icmpOfFamily)
-    return { kind: 'i', fields: icmpIntervals(ports) };
+  if (isIcmp(protocol) && protocol === icmpOfFamily) return { kind: 'i', fields: icmpIntervals(ports) };
   // Other protocols (and ICMP of the other family, which carries no ICMP header here): all ports.
   return { kind: 'a', fields: [exact(protocol)] };
 }
 
-interface GroupCompilation {
-  readonly sets: NftSet[];
-  readonly chain: NftChain;
-  readonly referencedGroups: Set<string>;
-}
-
 function peerCidrs(rule: SecurityGroupRule, prefixLists: ReadonlyMap<string, PrefixList>): Cidr[] {
   if (rule.peer.kind === 'cidr') return [rule.peer.cidr];
-  if (rule.peer.kind === 'prefix-list')
-    return [...(prefixLists.get(rule.peer.prefixListId)?.cidrs ?? [])];
+  if (rule.peer.kind === 'prefix-list') return [...(prefixLists.get(rule.peer.prefixListId)?.cidrs ?? [])];
   return [];
-}
-
-function makeSet(name: string, type: NftFieldType[], boxes: Box[]): NftSet {
-  const elements = new Map<string, NftElement>();
-  for (const box of disjointBoxes(boxes)) {
-    const element = boxElement(box);
-    elements.set(elementKey(element), element);
-  }
-  return { name, type, interval: true, elements };
-}
-
-function renderInterval(interval: Interval): string {
-  return interval.lo === interval.hi ? `${interval.lo}` : `${interval.lo}-${interval.hi}`;
 }
 
 const peerSelector: Record<Direction, Record<Family, string>> = {
@@ -160,106 +138,116 @@ const lookupOf: Record<SetKind, Record<Family, string>> = {
   a: { 4: 'meta l4proto', 6: 'meta l4proto' },
 };
 
-/** The rules of one group reference: traffic as an anonymous set, peer as the member set. */
-function referenceRules(
-  rules: readonly SecurityGroupRule[],
-  memberSet: string,
-  direction: Direction,
-  family: Family,
-  verdict: string,
-): string[] {
-  const byKind = new Map<SetKind, Box[]>();
-  for (const rule of rules) {
-    const { kind, fields } = trafficOf(rule, family);
-    byKind.set(kind, [...(byKind.get(kind) ?? []), fields]);
+const families = [4, 6] as const;
+const kinds = ['p', 'i', 'a'] as const;
+const directions = ['egress', 'ingress'] as const;
+const setKey = (direction: Direction, family: Family, kind: SetKind) => `${direction}/${family}/${kind}`;
+
+/** Boxes collected per shared set while groups compile; elements are made disjoint per key. */
+class SetBuilder {
+  readonly #boxes = new Map<string, Box[]>();
+
+  add(setName: string, index: number, boxes: readonly Box[]): void {
+    const mark = exact(index);
+    const list = this.#boxes.get(setName) ?? [];
+    // Boxes of different indices never overlap; within one index they are made disjoint.
+    for (const box of disjointBoxes(boxes)) list.push([mark, ...box]);
+    this.#boxes.set(setName, list);
   }
-  const lines: string[] = [];
-  for (const kind of ['p', 'i', 'a'] as const) {
-    const boxes = byKind.get(kind);
-    if (!boxes) continue;
-    const elements = disjointBoxes(boxes).map((box) => box.map(renderInterval).join(' . '));
-    lines.push(
-      `${peerSelector[direction][family]} @${memberSet} ${lookupOf[kind][family]} { ${elements.join(', ')} } ${verdict}`,
-    );
+
+  build(name: string, type: NftFieldType[]): NftSet {
+    const elements = new Map<string, NftElement>();
+    for (const box of this.#boxes.get(name) ?? []) {
+      const element = boxElement(box);
+      elements.set(elementKey(element), element);
+    }
+    return { name, type, interval: true, elements };
   }
-  return lines;
 }
 
-function compileGroup(
-  group: SecurityGroup,
-  direction: Direction,
-  prefixLists: ReadonlyMap<string, PrefixList>,
-): GroupCompilation {
+interface GroupContext {
+  readonly prefixLists: ReadonlyMap<string, PrefixList>;
+  readonly groupIndex: ReadonlyMap<string, number>;
+  readonly pairIndex: ReadonlyMap<string, number>;
+  readonly sets: SetBuilder;
+}
+
+const pairKey = (groupId: string, referenced: string, direction: Direction) => `${groupId}>${referenced}/${directionTag(direction)}`;
+
+function indexOf(indices: ReadonlyMap<string, number>, key: string): number {
+  const index = indices.get(key);
+  if (index === undefined) throw new RangeError(`no index for ${key}`);
+  return index;
+}
+
+/** One group's chain for one direction; its rules' elements go to the shared sets. */
+function compileGroup(group: SecurityGroup, direction: Direction, context: GroupContext): NftChain {
   const verdict = direction === 'egress' ? `goto ${chainNames.ingress}` : 'accept';
   const rules = group.rules.filter((rule) => rule.direction === direction);
-  const sets: NftSet[] = [];
+  const groupIndex = indexOf(context.groupIndex, group.groupId);
   const lines: string[] = [];
-  const referencedGroups = new Set<string>();
-  for (const family of [4, 6] as const) {
+  const referenceLines: string[] = [];
+  for (const family of families) {
     const boxes: Record<SetKind, Box[]> = { p: [], i: [], a: [] };
+    const byReference = new Map<string, Record<SetKind, Box[]>>();
     for (const rule of rules) {
-      const cidrs = peerCidrs(rule, prefixLists).filter((cidr) => cidr.family === family);
-      if (cidrs.length === 0) continue;
       const { kind, fields } = trafficOf(rule, family);
-      for (const cidr of cidrs) boxes[kind].push([...fields, cidrInterval(cidr)]);
+      if (rule.peer.kind === 'group') {
+        const entry = byReference.get(rule.peer.groupId) ?? { p: [], i: [], a: [] };
+        entry[kind].push(fields);
+        byReference.set(rule.peer.groupId, entry);
+        continue;
+      }
+      for (const cidr of peerCidrs(rule, context.prefixLists).filter((c) => c.family === family)) {
+        boxes[kind].push([...fields, cidrInterval(cidr)]);
+      }
     }
-    for (const kind of ['p', 'i', 'a'] as const) {
+    for (const kind of kinds) {
       if (boxes[kind].length === 0) continue;
-      const name = objectNames.groupSet(group.groupId, direction, family, kind);
-      sets.push(makeSet(name, setTypes[kind](family), boxes[kind]));
-      lines.push(
-        `${lookupOf[kind][family]} . ${peerSelector[direction][family]} @${name} ${verdict}`,
-      );
+      const name = objectNames.cidrSet(direction, family, kind);
+      context.sets.add(name, groupIndex, boxes[kind]);
+      lines.push(`meta mark . ${lookupOf[kind][family]} . ${peerSelector[direction][family]} @${name} ${verdict}`);
     }
-    const byReference = new Map<string, SecurityGroupRule[]>();
-    for (const rule of rules) {
-      if (rule.peer.kind !== 'group') continue;
-      byReference.set(rule.peer.groupId, [...(byReference.get(rule.peer.groupId) ?? []), rule]);
-    }
-    for (const [referenced, referencing] of [...byReference].sort(([a], [b]) =>
-      a.localeCompare(b),
-    )) {
-      referencedGroups.add(referenced);
-      lines.push(
-        ...referenceRules(
-          referencing,
-          objectNames.memberSet(referenced, family),
-          direction,
-          family,
-          verdict,
-        ),
-      );
-    }
-  }
-  return {
-    sets,
-    chain: { name: objectNames.groupChain(group.groupId, direction), rules: lines },
-    referencedGroups,
-  };
-}
-
-function addressBox(address: IpAddress): Box {
-  return [exact(address.value)];
-}
-
-function compileMemberSets(input: RouterInput, referenced: ReadonlySet<string>): NftSet[] {
-  const sets: NftSet[] = [];
-  for (const groupId of [...referenced].sort()) {
-    for (const family of [4, 6] as const) {
-      const boxes = input.ports
-        .filter((port) => port.kind === 'eni' && port.groupIds.includes(groupId))
-        .flatMap((port) =>
-          port.addresses.filter((address) => address.family === family).map(addressBox),
+    for (const [referenced, traffic] of [...byReference].sort(([a], [b]) => a.localeCompare(b))) {
+      const referencedIndex = indexOf(context.groupIndex, referenced);
+      const pair = indexOf(context.pairIndex, pairKey(group.groupId, referenced, direction));
+      for (const kind of kinds) {
+        if (traffic[kind].length === 0) continue;
+        const name = objectNames.referenceSet(direction, family, kind);
+        context.sets.add(name, pair, traffic[kind]);
+        referenceLines.push(
+          `meta mark set ${referencedIndex} ${peerSelector[direction][family]} . meta mark @${objectNames.memberSet(family)} meta mark set ${pair} meta mark . ${lookupOf[kind][family]} @${name} ${verdict}`,
         );
-      sets.push(makeSet(objectNames.memberSet(groupId, family), [addressType(family)], boxes));
+      }
     }
   }
-  return sets;
+  const head = lines.length > 0 ? [`meta mark set ${groupIndex}`] : [];
+  return { name: objectNames.groupChain(group.groupId, direction), rules: [...head, ...lines, ...referenceLines] };
+}
+
+function compileMemberSets(input: RouterInput, groupIndex: ReadonlyMap<string, number>): NftSet[] {
+  return families.map((family) => {
+    const elements = new Map<string, NftElement>();
+    for (const port of input.ports) {
+      if (port.kind !== 'eni') continue;
+      for (const address of port.addresses.filter((a) => a.family === family)) {
+        for (const groupId of port.groupIds) {
+          const index = BigInt(indexOf(groupIndex, groupId));
+          const element: NftElement = [
+            { kind: 'interval', lo: address.value, hi: address.value },
+            { kind: 'interval', lo: index, hi: index },
+          ];
+          elements.set(elementKey(element), element);
+        }
+      }
+    }
+    return { name: objectNames.memberSet(family), type: [addressType(family), 'mark'], interval: false, elements };
+  });
 }
 
 function compileSourceChecks(input: RouterInput): NftSet[] {
   const sets: NftSet[] = [];
-  for (const family of [4, 6] as const) {
+  for (const family of families) {
     const elements = new Map<string, NftElement>();
     for (const port of input.ports) {
       if (port.kind !== 'eni' || !port.sourceDestCheck) continue;
@@ -271,12 +259,7 @@ function compileSourceChecks(input: RouterInput): NftSet[] {
         elements.set(elementKey(element), element);
       }
     }
-    sets.push({
-      name: objectNames.sourceOk(family),
-      type: ['ifname', addressType(family)],
-      interval: false,
-      elements,
-    });
+    sets.push({ name: objectNames.sourceOk(family), type: ['ifname', addressType(family)], interval: false, elements });
   }
   const anyElements = new Map<string, NftElement>();
   for (const port of input.ports) {
@@ -285,12 +268,7 @@ function compileSourceChecks(input: RouterInput): NftSet[] {
       anyElements.set(elementKey(element), element);
     }
   }
-  sets.push({
-    name: objectNames.sourceAny,
-    type: ['ifname'],
-    interval: false,
-    elements: anyElements,
-  });
+  sets.push({ name: objectNames.sourceAny, type: ['ifname'], interval: false, elements: anyElements });
   return sets;
 }
 
@@ -307,53 +285,76 @@ function fixedChains(): NftChain[] {
         `counter name "${objectNames.spoofCounter}" drop`,
       ],
     },
-    {
-      name: chainNames.egress,
-      rules: [`iifname vmap @${objectNames.egressPorts}`, `goto ${chainNames.ingress}`],
-    },
+    { name: chainNames.egress, rules: [`iifname vmap @${objectNames.egressPorts}`, `goto ${chainNames.ingress}`] },
     { name: chainNames.ingress, rules: [`oifname vmap @${objectNames.ingressPorts}`, 'accept'] },
   ];
 }
 
-/** The whole desired ruleset of one router. Pure and deterministic. */
-export function compileRouterRuleset(input: RouterInput): NftRuleset {
-  const prefixLists = new Map((input.prefixLists ?? []).map((list) => [list.prefixListId, list]));
-  const knownGroups = new Map(input.groups.map((group) => [group.groupId, group]));
-  const sets = new Map<string, NftSet>();
-  const chains = new Map<string, NftChain>();
-  const maps = new Map<string, NftVerdictMap>();
-  const counters = new Set<string>([objectNames.spoofCounter]);
-  const referenced = new Set<string>();
-  for (const chain of fixedChains()) chains.set(chain.name, chain);
-  for (const group of [...input.groups].sort((a, b) => a.groupId.localeCompare(b.groupId))) {
-    for (const direction of ['egress', 'ingress'] as const) {
-      const compiled = compileGroup(group, direction, prefixLists);
-      for (const set of compiled.sets) sets.set(set.name, set);
-      chains.set(compiled.chain.name, compiled.chain);
-      for (const groupId of compiled.referencedGroups) referenced.add(groupId);
+/** Indices for every group anywhere in the input, and for every (group, referenced) pair. */
+function indicesOf(input: RouterInput): { groupIndex: Map<string, number>; pairIndex: Map<string, number> } {
+  const groupIds = new Set<string>();
+  const pairs = new Set<string>();
+  for (const group of input.groups) {
+    groupIds.add(group.groupId);
+    for (const rule of group.rules) {
+      if (rule.peer.kind !== 'group') continue;
+      groupIds.add(rule.peer.groupId);
+      pairs.add(pairKey(group.groupId, rule.peer.groupId, rule.direction));
     }
   }
-  for (const set of [...compileMemberSets(input, referenced), ...compileSourceChecks(input)])
-    sets.set(set.name, set);
+  for (const port of input.ports) for (const groupId of port.groupIds) groupIds.add(groupId);
+  return { groupIndex: assignIndices(groupIds), pairIndex: assignIndices(pairs) };
+}
+
+/** The whole desired ruleset of one router. Pure and deterministic. */
+export function compileRouterRuleset(input: RouterInput): NftRuleset {
+  const { groupIndex, pairIndex } = indicesOf(input);
+  const context: GroupContext = {
+    prefixLists: new Map((input.prefixLists ?? []).map((list) => [list.prefixListId, list])),
+    groupIndex,
+    pairIndex,
+    sets: new SetBuilder(),
+  };
+  const knownGroups = new Set(input.groups.map((group) => group.groupId));
+  const chains = new Map<string, NftChain>();
+  const counters = new Set<string>([objectNames.spoofCounter]);
+  for (const chain of fixedChains()) chains.set(chain.name, chain);
+  for (const group of [...input.groups].sort((a, b) => a.groupId.localeCompare(b.groupId))) {
+    for (const direction of directions) {
+      const chain = compileGroup(group, direction, context);
+      chains.set(chain.name, chain);
+    }
+  }
+  const sets = new Map<string, NftSet>();
+  for (const direction of directions) {
+    for (const family of families) {
+      for (const kind of kinds) {
+        const cidr = objectNames.cidrSet(direction, family, kind);
+        const reference = objectNames.referenceSet(direction, family, kind);
+        sets.set(cidr, context.sets.build(cidr, ['mark', ...trafficTypes[kind](family), addressType(family)]));
+        sets.set(reference, context.sets.build(reference, ['mark', ...trafficTypes[kind](family)]));
+      }
+    }
+  }
+  for (const set of [...compileMemberSets(input, groupIndex), ...compileSourceChecks(input)]) sets.set(set.name, set);
   const egressPorts = new Map<string, string>();
   const ingressPorts = new Map<string, string>();
   for (const port of input.ports) {
     if (port.kind !== 'eni') continue;
-    for (const direction of ['egress', 'ingress'] as const) {
+    for (const direction of directions) {
       const chainName = objectNames.portChain(port.portName, direction);
       const counter = objectNames.dropCounter(port.portName, direction);
       const jumps = port.groupIds
         .filter((groupId) => knownGroups.has(groupId))
         .map((groupId) => `jump ${objectNames.groupChain(groupId, direction)}`);
-      chains.set(chainName, {
-        name: chainName,
-        rules: [...jumps, `counter name "${counter}" drop`],
-      });
+      chains.set(chainName, { name: chainName, rules: [...jumps, `counter name "${counter}" drop`] });
       counters.add(counter);
       (direction === 'egress' ? egressPorts : ingressPorts).set(port.portName, chainName);
     }
   }
-  maps.set(objectNames.egressPorts, { name: objectNames.egressPorts, elements: egressPorts });
-  maps.set(objectNames.ingressPorts, { name: objectNames.ingressPorts, elements: ingressPorts });
+  const maps = new Map<string, NftVerdictMap>([
+    [objectNames.egressPorts, { name: objectNames.egressPorts, elements: egressPorts }],
+    [objectNames.ingressPorts, { name: objectNames.ingressPorts, elements: ingressPorts }],
+  ]);
   return { table: input.table, sets, maps, chains, counters };
 }

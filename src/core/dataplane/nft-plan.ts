@@ -77,13 +77,23 @@ function renderAddressInterval(family: IpFamily, lo: bigint, hi: bigint): string
   return `${formatAddressValue(family, lo)}-${formatAddressValue(family, hi)}`;
 }
 
-export function renderElement(set: Pick<NftSet, 'type'>, element: NftElement): string {
+/**
+ * Renders a set element. In interval sets a point in the last field is written as a range
+ * (`80-80`): nft 1.0.6 cannot delete an all-point element of an interval concatenation otherwise.
+ */
+export function renderElement(set: Pick<NftSet, 'type' | 'interval'>, element: NftElement): string {
+  const last = element.length - 1;
   return element
     .map((field, index) => {
       if (field.kind === 'name') return JSON.stringify(field.value);
       const family = addressFamily[set.type[index] ?? 'inet_proto'];
-      if (family) return renderAddressInterval(family, field.lo, field.hi);
-      return field.lo === field.hi ? `${field.lo}` : `${field.lo}-${field.hi}`;
+      const asRange = set.interval && index === last && field.lo === field.hi;
+      if (family) {
+        return asRange
+          ? `${formatAddressValue(family, field.lo)}-${formatAddressValue(family, field.hi)}`
+          : renderAddressInterval(family, field.lo, field.hi);
+      }
+      return field.lo === field.hi && !asRange ? `${field.lo}` : `${field.lo}-${field.hi}`;
     })
     .join(' . ');
 }

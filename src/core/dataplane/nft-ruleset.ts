@@ -3,6 +3,7 @@
  * numeric fields, or exact tuples with interface names), verdict maps, chains and counters.
  * Compilation produces one; reading the kernel's JSON produces another; the planner diffs them.
  */
+import { contentHash } from '../hash.js';
 import type { Box } from './boxes.js';
 
 /** nft data types used by sgpods sets. Numeric types carry intervals; `ifname` carries strings. */
@@ -15,7 +16,8 @@ export type NftFieldType =
   | 'icmp_code'
   | 'icmpv6_type'
   | 'icmpv6_code'
-  | 'ifname';
+  | 'ifname'
+  | 'mark';
 
 /** A set element: intervals for numeric fields, a name for `ifname` fields, in field order. */
 export type NftElement = readonly (
@@ -67,21 +69,6 @@ export function elementKey(element: NftElement): string {
 
 export function boxElement(box: Box): NftElement {
   return box.map((field) => ({ kind: 'interval', lo: field.lo, hi: field.hi }));
-}
-
-/** A 53-bit content hash (cyrb53), as 14 hex digits: marks what a chain holds. */
-export function contentHash(text: string): string {
-  let h1 = 0xdeadbeef;
-  let h2 = 0x41c6ce57;
-  for (let i = 0; i < text.length; i++) {
-    const ch = text.charCodeAt(i);
-    h1 = Math.imul(h1 ^ ch, 2654435761);
-    h2 = Math.imul(h2 ^ ch, 1597334677);
-  }
-  h1 = Math.imul(h1 ^ (h1 >>> 16), 2246822507) ^ Math.imul(h2 ^ (h2 >>> 13), 3266489909);
-  h2 = Math.imul(h2 ^ (h2 >>> 16), 2246822507) ^ Math.imul(h1 ^ (h1 >>> 13), 3266489909);
-  const value = 4294967296 * (2097151 & h2) + (h1 >>> 0);
-  return value.toString(16).padStart(14, '0');
 }
 
 export function chainHash(chain: NftChain): string {
