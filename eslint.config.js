@@ -52,7 +52,7 @@ export default tseslint.config(
   },
   {
     // Tests use vitest's asymmetric matchers (typed any) and terse arrow assertions.
-    files: ['src/**/*.test.ts'],
+    files: ['src/**/*.test.ts', 'test/**/*.ts', 'bench/**/*.ts'],
     rules: {
       '@typescript-eslint/explicit-module-boundary-types': 'off',
       '@typescript-eslint/no-non-null-assertion': 'off',

@@ -34,8 +34,10 @@ const subnet = parseCidr('10.0.0.0/8')?.cidr;
 
 const groupId = (i: number) => `sg-${(i + 1).toString(16).padStart(17, '0')}`;
 const eniId = (i: number) => `eni-${(i + 1).toString(16).padStart(17, '0')}`;
+/** ENI addresses from 10.0.0.16 up (10.0.0.1 is the subnet gateway, the router's). */
 const addressOf = (i: number): IpAddress => {
-  const parsed = parseIpAddress(`10.${(i >> 16) & 255}.${(i >> 8) & 255}.${(i & 255) + 1}`.replace(/\.256$/, '.255'));
+  const n = i + 16;
+  const parsed = parseIpAddress(`10.${(n >> 16) & 255}.${(n >> 8) & 255}.${n & 255}`);
   if (!parsed) throw new Error(String(i));
   return parsed;
 };
@@ -48,8 +50,18 @@ function makeGroups(random: SeededRandom): SecurityGroup[] {
     for (let r = 0; r < perGroup; r++) {
       const spec: RuleSpec =
         r % 4 === 0
-          ? { protocol: 'tcp', fromPort: 1000 + r, toPort: 1000 + r, referencedGroupId: groupId(random.int(groupCount)) }
-          : { protocol: random.pick(['tcp', 'udp']), fromPort: 2000 + r * 10, toPort: 2000 + r * 10 + random.int(5), cidrIpv4: `10.${random.int(200)}.${random.int(256)}.0/24` };
+          ? {
+              protocol: 'tcp',
+              fromPort: 1000 + r,
+              toPort: 1000 + r,
+              referencedGroupId: groupId(random.int(groupCount)),
+            }
+          : {
+              protocol: random.pick(['tcp', 'udp']),
+              fromPort: 2000 + r * 10,
+              toPort: 2000 + r * 10 + random.int(5),
+              cidrIpv4: `10.${random.int(200)}.${random.int(256)}.0/24`,
+            };
       rules.push(normalizeRule(id, 'ingress', spec));
     }
     return { groupId: id, groupName: id, rules: [...rules, ...newGroupRules(id)] };
@@ -64,7 +76,11 @@ interface Rig {
   readonly serve: ChildProcess;
 }
 
-async function startRig(prefix: string, groups: SecurityGroup[], random: SeededRandom): Promise<Rig> {
+async function startRig(
+  prefix: string,
+  groups: SecurityGroup[],
+  random: SeededRandom,
+): Promise<Rig> {
   if (!subnet) throw new Error('subnet');
   const router = await VpcRouter.open({ prefix, namespace: `${prefix}r` });
   const allowGroup = groupId(0);
@@ -72,7 +88,18 @@ async function startRig(prefix: string, groups: SecurityGroup[], random: SeededR
   if (!measured) throw new Error('no groups');
   // The server's group admits the benchmark port from the client's group (a reference rule).
   router.setGroups([
-    { ...measured, rules: [...measured.rules, normalizeRule(allowGroup, 'ingress', { protocol: 'tcp', fromPort: 7000, toPort: 7000, referencedGroupId: groupId(1) })] },
+    {
+      ...measured,
+      rules: [
+        ...measured.rules,
+        normalizeRule(allowGroup, 'ingress', {
+          protocol: 'tcp',
+          fromPort: 7000,
+          toPort: 7000,
+          referencedGroupId: groupId(1),
+        }),
+      ],
+    },
     ...groups.slice(1),
   ]);
   for (let i = 2; i < interfaceCount; i++) {
@@ -89,23 +116,63 @@ async function startRig(prefix: string, groups: SecurityGroup[], random: SeededR
   const server = `${prefix}s`;
   await addNamespace(client);
   await addNamespace(server);
-  await router.attachInterface({ networkInterfaceId: eniId(0), hostNamespace: server, hostInterface: 'eth0', addresses: [addressOf(0)], subnet, groupIds: [allowGroup] });
-  await router.attachInterface({ networkInterfaceId: eniId(1), hostNamespace: client, hostInterface: 'eth0', addresses: [addressOf(1)], subnet, groupIds: [groupId(1), groupId(2)] });
-  const serve = spawn('ip', ['netns', 'exec', server, 'python3', loadScript, 'serve', '7000'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  await router.attachInterface({
+    networkInterfaceId: eniId(0),
+    hostNamespace: server,
+    hostInterface: 'eth0',
+    addresses: [addressOf(0)],
+    subnet,
+    groupIds: [allowGroup],
+  });
+  await router.attachInterface({
+    networkInterfaceId: eniId(1),
+    hostNamespace: client,
+    hostInterface: 'eth0',
+    addresses: [addressOf(1)],
+    subnet,
+    groupIds: [groupId(1), groupId(2)],
+  });
+  const serve = spawn('ip', ['netns', 'exec', server, 'python3', loadScript, 'serve', '7000'], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   await new Promise((resolve) => createInterface({ input: serve.stdout }).once('line', resolve));
   return { router, client, server, serverAddress: addressOf(0).text, serve };
 }
 
 async function load(rig: Rig, mode: 'connect' | 'bulk', amount: number): Promise<number> {
-  const { stdout } = await runCommand(['ip', 'netns', 'exec', rig.client, 'python3', loadScript, mode, rig.serverAddress, '7000', String(amount)], { timeoutMs: 300_000 });
+  const { stdout } = await runCommand(
+    [
+      'ip',
+      'netns',
+      'exec',
+      rig.client,
+      'python3',
+      loadScript,
+      mode,
+      rig.serverAddress,
+      '7000',
+      String(amount),
+    ],
+    { timeoutMs: 300_000 },
+  );
   return Number(stdout.trim());
 }
 
 /** Replaces the router's forward gate for a baseline; returns the script that restores ours. */
 async function swapBaseline(rig: Rig, rules: string[]): Promise<void> {
   const table = 'sgbase';
-  await applyNftScript(rig.router.namespace, `add table inet ${table}\ndelete table inet ${table}\n`);
-  await applyNftScript(rig.router.namespace, [`add table inet ${table}`, `add chain inet ${table} gate { type filter hook forward priority filter - 1; policy accept; }`, ...rules.map((rule) => `add rule inet ${table} gate ${rule}`)].join('\n'));
+  await applyNftScript(
+    rig.router.namespace,
+    `add table inet ${table}\ndelete table inet ${table}\n`,
+  );
+  await applyNftScript(
+    rig.router.namespace,
+    [
+      `add table inet ${table}`,
+      `add chain inet ${table} gate { type filter hook forward priority filter - 1; policy accept; }`,
+      ...rules.map((rule) => `add rule inet ${table} gate ${rule}`),
+    ].join('\n'),
+  );
 }
 
 async function dropBaseline(rig: Rig): Promise<void> {
@@ -113,7 +180,11 @@ async function dropBaseline(rig: Rig): Promise<void> {
 }
 
 /** Runs `measure` under each configuration, interleaved, `runs` times; returns medians. */
-async function interleaved(rig: Rig, naiveRules: string[], measure: () => Promise<number>): Promise<Record<'sgpods' | 'conntrack' | 'naive', number>> {
+async function interleaved(
+  rig: Rig,
+  naiveRules: string[],
+  measure: () => Promise<number>,
+): Promise<Record<'sgpods' | 'conntrack' | 'naive', number>> {
   const samples = { sgpods: [] as number[], conntrack: [] as number[], naive: [] as number[] };
   const ours = await rig.router.pendingPlan();
   if (ours !== '') throw new Error('router not in sync before measuring');
@@ -128,8 +199,16 @@ async function interleaved(rig: Rig, naiveRules: string[], measure: () => Promis
     await dropBaseline(rig);
     await rig.router.resync();
   }
-  const median = (values: number[]) => percentile([...values].sort((a, b) => a - b), 50);
-  return { sgpods: median(samples.sgpods), conntrack: median(samples.conntrack), naive: median(samples.naive) };
+  const median = (values: number[]) =>
+    percentile(
+      [...values].sort((a, b) => a - b),
+      50,
+    );
+  return {
+    sgpods: median(samples.sgpods),
+    conntrack: median(samples.conntrack),
+    naive: median(samples.naive),
+  };
 }
 
 /** One nft line per security-group rule, the flow under test matching the last line. */
@@ -139,20 +218,30 @@ function naiveChain(groups: SecurityGroup[], rig: Rig): string[] {
     for (const rule of group.rules) {
       if (rule.direction !== 'ingress' || rule.ports.kind !== 'range') continue;
       const peer = rule.peer.kind === 'cidr' ? `ip saddr ${rule.peer.cidr.text} ` : '';
-      lines.push(`${peer}meta l4proto ${rule.protocol} th dport ${rule.ports.from}-${rule.ports.to} accept`);
+      lines.push(
+        `${peer}meta l4proto ${rule.protocol} th dport ${rule.ports.from}-${rule.ports.to} accept`,
+      );
     }
   }
   lines.push(`ip daddr ${rig.serverAddress} tcp dport 7000 accept`);
   return lines;
 }
 
-async function changeLatencies(rig: Rig, groups: SecurityGroup[]): Promise<{ rule: number[]; membership: number[] }> {
+async function changeLatencies(
+  rig: Rig,
+  groups: SecurityGroup[],
+): Promise<{ rule: number[]; membership: number[] }> {
   const rule: number[] = [];
   const membership: number[] = [];
   const target = groups[10];
   if (!target) throw new Error('groups');
   for (let i = 0; i < 60; i++) {
-    const added = normalizeRule(target.groupId, 'ingress', { protocol: 'tcp', fromPort: 30000 + i, toPort: 30000 + i, cidrIpv4: `172.16.${i}.0/24` });
+    const added = normalizeRule(target.groupId, 'ingress', {
+      protocol: 'tcp',
+      fromPort: 30000 + i,
+      toPort: 30000 + i,
+      cidrIpv4: `172.16.${i}.0/24`,
+    });
     let start = performance.now();
     rig.router.putGroup({ ...target, rules: [...target.rules, added] });
     await rig.router.flush();
@@ -177,7 +266,8 @@ async function resyncFromEmpty(rig: Rig): Promise<number> {
 export const dataplaneBenchmark: Benchmark = {
   name: 'dataplane',
   async run() {
-    if (process.getuid?.() !== 0) throw new Error('the dataplane benchmark needs root (network namespaces, nftables)');
+    if (process.getuid?.() !== 0)
+      throw new Error('the dataplane benchmark needs root (network namespaces, nftables)');
     const prefix = kernelPrefix(`/tmp/sgpods-bench-${process.pid}`);
     const random = new SeededRandom(7);
     const groups = makeGroups(random);
@@ -187,7 +277,9 @@ export const dataplaneBenchmark: Benchmark = {
       rig = await startRig(prefix, groups, random);
       const setupMs = performance.now() - setupStart;
       const naive = naiveChain(groups, rig);
-      const connect = await interleaved(rig, naive, () => load(rig as Rig, 'connect', connectionsPerRun));
+      const connect = await interleaved(rig, naive, () =>
+        load(rig as Rig, 'connect', connectionsPerRun),
+      );
       const bulk = await interleaved(rig, naive, () => load(rig as Rig, 'bulk', bulkMegabytes));
       const changes = await changeLatencies(rig, groups);
       const resyncMs = await resyncFromEmpty(rig);

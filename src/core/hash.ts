@@ -34,7 +34,7 @@ export function assignIndices(keys: Iterable<string>): Map<string, number> {
   const taken = new Set<number>();
   const indices = new Map<string, number>();
   for (const key of [...new Set(keys)].sort()) {
-    let index = (fnv1a32(key) >>> 1) || 1;
+    let index = fnv1a32(key) >>> 1 || 1;
     while (taken.has(index)) index = (index + 1) & 0x7fffffff || 1;
     taken.add(index);
     indices.set(key, index);

@@ -7,7 +7,10 @@ import { runCommand } from '../exec/run-command.js';
 
 export async function applyNftScript(namespace: string, script: string): Promise<void> {
   if (script.trim() === '') return;
-  await runCommand(['ip', 'netns', 'exec', namespace, 'nft', '-f', '-'], { input: script, timeoutMs: 120_000 });
+  await runCommand(['ip', 'netns', 'exec', namespace, 'nft', '-f', '-'], {
+    input: script,
+    timeoutMs: 120_000,
+  });
 }
 
 /** The table's numeric JSON listing, or undefined when the table does not exist. */

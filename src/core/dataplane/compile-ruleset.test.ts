@@ -23,14 +23,23 @@ const groups = (extra: RuleSpec[] = []): SecurityGroup[] => [
   },
   { groupId: app, groupName: 'app', rules: newGroupRules(app) },
 ];
-const port = (name: string, address: string, groupIds: string[], sourceDestCheck = true): RouterPort => ({
+const port = (
+  name: string,
+  address: string,
+  groupIds: string[],
+  sourceDestCheck = true,
+): RouterPort => ({
   portName: name,
   kind: 'eni',
   addresses: [parseIpAddress(address)!],
   groupIds,
   sourceDestCheck,
 });
-const ports = [port('pdb', '10.0.9.9', [db]), port('papp', '10.0.1.1', [app]), port('pnat', '10.0.1.2', [app], false)];
+const ports = [
+  port('pdb', '10.0.9.9', [db]),
+  port('papp', '10.0.1.1', [app]),
+  port('pnat', '10.0.1.2', [app], false),
+];
 const extraGroup = (i: number): SecurityGroup => {
   const groupId = `sg-${(i + 100).toString(16).padStart(17, '0')}`;
   return { groupId, groupName: 'x', rules: newGroupRules(groupId) };
@@ -42,7 +51,8 @@ describe('compiling a router ruleset', () => {
   it('puts CIDR rules into a shared set, keyed by the group index the chain marks', () => {
     const set = ruleset.sets.get(objectNames.cidrSet('ingress', 4, 'p'));
     expect(set?.type).toEqual(['mark', 'inet_proto', 'inet_service', 'ipv4_addr']);
-    const [markRule, lookup] = ruleset.chains.get(objectNames.groupChain(db, 'ingress'))?.rules ?? [];
+    const [markRule, lookup] =
+      ruleset.chains.get(objectNames.groupChain(db, 'ingress'))?.rules ?? [];
     const index = /^meta mark set (\d+)$/.exec(markRule ?? '')?.[1];
     expect(index).toBeDefined();
     expect(lookup).toBe(`meta mark . meta l4proto . th dport . ip saddr @${set?.name} accept`);
@@ -57,7 +67,9 @@ describe('compiling a router ruleset', () => {
   it('matches group references through the shared member set (address . group)', () => {
     // pdb carries db; papp and pnat carry app.
     expect(ruleset.sets.get(objectNames.memberSet(4))?.elements.size).toBe(3);
-    const reference = ruleset.chains.get(objectNames.groupChain(db, 'ingress'))?.rules.find((rule) => rule.includes('@members_4'));
+    const reference = ruleset.chains
+      .get(objectNames.groupChain(db, 'ingress'))
+      ?.rules.find((rule) => rule.includes('@members_4'));
     expect(reference).toMatch(
       /^meta mark set \d+ ip saddr \. meta mark @members_4 meta mark set \d+ meta mark \. meta l4proto \. th dport @ref_i_4p accept$/,
     );
@@ -83,7 +95,10 @@ describe('compiling a router ruleset', () => {
 
   it('ends every ENI chain with its drop counter', () => {
     const chain = ruleset.chains.get(objectNames.portChain('pdb', 'ingress'));
-    expect(chain?.rules).toEqual([`jump ${objectNames.groupChain(db, 'ingress')}`, 'counter name "d_pdb_i" drop']);
+    expect(chain?.rules).toEqual([
+      `jump ${objectNames.groupChain(db, 'ingress')}`,
+      'counter name "d_pdb_i" drop',
+    ]);
   });
 });
 
@@ -94,7 +109,9 @@ describe('planning nft transactions', () => {
   it('creates everything from scratch, table first', () => {
     const plan = planRuleset(undefined, before);
     expect(plan.script.split('\n')[0]).toBe('add table inet sgpods');
-    expect(plan.script).toContain('add chain inet sgpods forward_gate { type filter hook forward priority filter; policy drop; }');
+    expect(plan.script).toContain(
+      'add chain inet sgpods forward_gate { type filter hook forward priority filter; policy drop; }',
+    );
   });
 
   it('plans nothing when nothing changed', () => {
@@ -102,11 +119,25 @@ describe('planning nft transactions', () => {
   });
 
   it('turns a membership change into set elements and the new ENI only', () => {
-    const after = compileRouterRuleset({ table: 'sgpods', groups: groups(), ports: [...ports, port('pnew', '10.0.1.3', [app])] });
+    const after = compileRouterRuleset({
+      table: 'sgpods',
+      groups: groups(),
+      ports: [...ports, port('pnew', '10.0.1.3', [app])],
+    });
     const lines = linesOf(planRuleset(stateOfRuleset(before), after).script);
-    expect(lines.some((line) => /^add element inet sgpods members_4 \{ 10\.0\.1\.3 \. \d+ \}$/.test(line))).toBe(true);
+    expect(
+      lines.some((line) =>
+        /^add element inet sgpods members_4 \{ 10\.0\.1\.3 \. \d+ \}$/.test(line),
+      ),
+    ).toBe(true);
     expect(lines.filter((line) => line.startsWith('flush chain'))).toEqual([]);
-    expect(lines.every((line) => line.startsWith('add ') && (line.includes('pnew') || line.includes('members_4') || line.includes('src_ok_4')))).toBe(true);
+    expect(
+      lines.every(
+        (line) =>
+          line.startsWith('add ') &&
+          (line.includes('pnew') || line.includes('members_4') || line.includes('src_ok_4')),
+      ),
+    ).toBe(true);
   });
 
   it('turns a CIDR rule change into one set element', () => {
@@ -117,16 +148,24 @@ describe('planning nft transactions', () => {
     });
     const lines = linesOf(planRuleset(stateOfRuleset(before), after).script);
     expect(lines.filter((line) => line.startsWith('add element'))).toEqual([
-      expect.stringMatching(/^add element inet sgpods cidr_i_4p \{ \d+ \. 17 \. 53 \. 192\.168\.0\.0\/16 \}$/),
+      expect.stringMatching(
+        /^add element inet sgpods cidr_i_4p \{ \d+ \. 17 \. 53 \. 192\.168\.0\.0\/16 \}$/,
+      ),
     ]);
     // The group already looked up tcp/udp ports: its chain is unchanged.
     expect(lines).toHaveLength(1);
   });
 
   it('removes what is gone last, after the references to it', () => {
-    const after = compileRouterRuleset({ table: 'sgpods', groups: groups(), ports: ports.slice(0, 2) });
+    const after = compileRouterRuleset({
+      table: 'sgpods',
+      groups: groups(),
+      ports: ports.slice(0, 2),
+    });
     const lines = linesOf(planRuleset(stateOfRuleset(before), after).script);
-    const mapDelete = lines.findIndex((line) => line.startsWith('delete element inet sgpods egress_ports'));
+    const mapDelete = lines.findIndex((line) =>
+      line.startsWith('delete element inet sgpods egress_ports'),
+    );
     const chainDelete = lines.findIndex((line) => line === 'delete chain inet sgpods e_pnat_o');
     expect(mapDelete).toBeGreaterThanOrEqual(0);
     expect(chainDelete).toBeGreaterThan(mapDelete);

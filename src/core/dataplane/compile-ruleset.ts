@@ -82,11 +82,14 @@ export const objectNames = {
   sourceAny: 'src_any',
   spoofCounter: 'spoofed',
   groupChain: (groupId: string, direction: Direction) => `g_${groupId}_${directionTag(direction)}`,
-  cidrSet: (direction: Direction, family: Family, kind: SetKind) => `cidr_${directionTag(direction)}_${family}${kind}`,
-  referenceSet: (direction: Direction, family: Family, kind: SetKind) => `ref_${directionTag(direction)}_${family}${kind}`,
+  cidrSet: (direction: Direction, family: Family, kind: SetKind) =>
+    `cidr_${directionTag(direction)}_${family}${kind}`,
+  referenceSet: (direction: Direction, family: Family, kind: SetKind) =>
+    `ref_${directionTag(direction)}_${family}${kind}`,
   memberSet: (family: Family) => `members_${family}`,
   portChain: (portName: string, direction: Direction) => `e_${portName}_${directionTag(direction)}`,
-  dropCounter: (portName: string, direction: Direction) => `d_${portName}_${directionTag(direction)}`,
+  dropCounter: (portName: string, direction: Direction) =>
+    `d_${portName}_${directionTag(direction)}`,
 } as const;
 
 const addressType = (family: Family): NftFieldType => (family === 4 ? 'ipv4_addr' : 'ipv6_addr');
@@ -104,7 +107,10 @@ function cidrInterval(cidr: Cidr): Interval {
 
 function icmpIntervals(ports: PortMatch): [Interval, Interval] {
   if (ports.kind !== 'icmp') return [full(8), full(8)];
-  return [ports.type === -1 ? full(8) : exact(ports.type), ports.code === -1 ? full(8) : exact(ports.code)];
+  return [
+    ports.type === -1 ? full(8) : exact(ports.type),
+    ports.code === -1 ? full(8) : exact(ports.code),
+  ];
 }
 
 /** Which set a rule's traffic belongs to, and the traffic fields of its boxes. */
@@ -112,18 +118,21 @@ function trafficOf(rule: SecurityGroupRule, family: Family): { kind: SetKind; fi
   const { protocol, ports } = rule;
   if (protocol === 'all') return { kind: 'a', fields: [allProtocols] };
   if (hasPorts(protocol)) {
-    const range = ports.kind === 'range' ? { lo: BigInt(ports.from), hi: BigInt(ports.to) } : allPorts;
+    const range =
+      ports.kind === 'range' ? { lo: BigInt(ports.from), hi: BigInt(ports.to) } : allPorts;
     return { kind: 'p', fields: [exact(protocol), range] };
   }
   const icmpOfFamily = family === 4 ? protocolNumbers.icmp : protocolNumbers.icmpv6;
-  if (isIcmp(protocol) && protocol === icmpOfFamily) return { kind: 'i', fields: icmpIntervals(ports) };
+  if (isIcmp(protocol) && protocol === icmpOfFamily)
+    return { kind: 'i', fields: icmpIntervals(ports) };
   // Other protocols (and ICMP of the other family, which carries no ICMP header here): all ports.
   return { kind: 'a', fields: [exact(protocol)] };
 }
 
 function peerCidrs(rule: SecurityGroupRule, prefixLists: ReadonlyMap<string, PrefixList>): Cidr[] {
   if (rule.peer.kind === 'cidr') return [rule.peer.cidr];
-  if (rule.peer.kind === 'prefix-list') return [...(prefixLists.get(rule.peer.prefixListId)?.cidrs ?? [])];
+  if (rule.peer.kind === 'prefix-list')
+    return [...(prefixLists.get(rule.peer.prefixListId)?.cidrs ?? [])];
   return [];
 }
 
@@ -141,50 +150,75 @@ const lookupOf: Record<SetKind, Record<Family, string>> = {
 const families = [4, 6] as const;
 const kinds = ['p', 'i', 'a'] as const;
 const directions = ['egress', 'ingress'] as const;
-const setKey = (direction: Direction, family: Family, kind: SetKind) => `${direction}/${family}/${kind}`;
 
-/** Boxes collected per shared set while groups compile; elements are made disjoint per key. */
-class SetBuilder {
-  readonly #boxes = new Map<string, Box[]>();
+/** What one group, one port, or the fixed frame contributes to the ruleset. */
+export interface RulesetPart {
+  readonly chains: readonly NftChain[];
+  readonly counters: readonly string[];
+  /** Set name → element key → element. */
+  readonly elements: ReadonlyMap<string, ReadonlyMap<string, NftElement>>;
+  /** Verdict map name → interface name → target chain. */
+  readonly mapEntries: ReadonlyMap<string, ReadonlyMap<string, string>>;
+}
 
-  add(setName: string, index: number, boxes: readonly Box[]): void {
+class PartBuilder {
+  readonly chains: NftChain[] = [];
+  readonly counters: string[] = [];
+  readonly elements = new Map<string, Map<string, NftElement>>();
+  readonly mapEntries = new Map<string, Map<string, string>>();
+
+  element(setName: string, element: NftElement): void {
+    const elements = this.elements.get(setName) ?? new Map<string, NftElement>();
+    elements.set(elementKey(element), element);
+    this.elements.set(setName, elements);
+  }
+
+  /** Boxes of one index (group or pair) in a shared set, made disjoint first. */
+  boxes(setName: string, index: number, boxes: readonly Box[]): void {
     const mark = exact(index);
-    const list = this.#boxes.get(setName) ?? [];
-    // Boxes of different indices never overlap; within one index they are made disjoint.
-    for (const box of disjointBoxes(boxes)) list.push([mark, ...box]);
-    this.#boxes.set(setName, list);
+    for (const box of disjointBoxes(boxes)) this.element(setName, boxElement([mark, ...box]));
   }
 
-  build(name: string, type: NftFieldType[]): NftSet {
-    const elements = new Map<string, NftElement>();
-    for (const box of this.#boxes.get(name) ?? []) {
-      const element = boxElement(box);
-      elements.set(elementKey(element), element);
-    }
-    return { name, type, interval: true, elements };
+  mapEntry(mapName: string, key: string, target: string): void {
+    const entries = this.mapEntries.get(mapName) ?? new Map<string, string>();
+    entries.set(key, target);
+    this.mapEntries.set(mapName, entries);
+  }
+
+  build(): RulesetPart {
+    return {
+      chains: this.chains,
+      counters: this.counters,
+      elements: this.elements,
+      mapEntries: this.mapEntries,
+    };
   }
 }
 
-interface GroupContext {
+/** What compiling a part needs besides the part: prefix lists, and stable indices. */
+export interface CompileContext {
   readonly prefixLists: ReadonlyMap<string, PrefixList>;
-  readonly groupIndex: ReadonlyMap<string, number>;
-  readonly pairIndex: ReadonlyMap<string, number>;
-  readonly sets: SetBuilder;
+  /** Index of a group id (the `meta mark` its chain sets, the member-set tag). */
+  groupIndex(groupId: string): number;
+  /** Index of a (group, referenced group, direction) pair. */
+  pairIndex(key: string): number;
+  /** Whether a group is described (a port jumps only to described groups). */
+  hasGroup(groupId: string): boolean;
 }
 
-const pairKey = (groupId: string, referenced: string, direction: Direction) => `${groupId}>${referenced}/${directionTag(direction)}`;
-
-function indexOf(indices: ReadonlyMap<string, number>, key: string): number {
-  const index = indices.get(key);
-  if (index === undefined) throw new RangeError(`no index for ${key}`);
-  return index;
-}
+export const pairKey = (groupId: string, referenced: string, direction: Direction): string =>
+  `${groupId}>${referenced}/${directionTag(direction)}`;
 
 /** One group's chain for one direction; its rules' elements go to the shared sets. */
-function compileGroup(group: SecurityGroup, direction: Direction, context: GroupContext): NftChain {
+function compileGroupDirection(
+  group: SecurityGroup,
+  direction: Direction,
+  context: CompileContext,
+  part: PartBuilder,
+): NftChain {
   const verdict = direction === 'egress' ? `goto ${chainNames.ingress}` : 'accept';
   const rules = group.rules.filter((rule) => rule.direction === direction);
-  const groupIndex = indexOf(context.groupIndex, group.groupId);
+  const groupIndex = context.groupIndex(group.groupId);
   const lines: string[] = [];
   const referenceLines: string[] = [];
   for (const family of families) {
@@ -205,16 +239,18 @@ function compileGroup(group: SecurityGroup, direction: Direction, context: Group
     for (const kind of kinds) {
       if (boxes[kind].length === 0) continue;
       const name = objectNames.cidrSet(direction, family, kind);
-      context.sets.add(name, groupIndex, boxes[kind]);
-      lines.push(`meta mark . ${lookupOf[kind][family]} . ${peerSelector[direction][family]} @${name} ${verdict}`);
+      part.boxes(name, groupIndex, boxes[kind]);
+      lines.push(
+        `meta mark . ${lookupOf[kind][family]} . ${peerSelector[direction][family]} @${name} ${verdict}`,
+      );
     }
     for (const [referenced, traffic] of [...byReference].sort(([a], [b]) => a.localeCompare(b))) {
-      const referencedIndex = indexOf(context.groupIndex, referenced);
-      const pair = indexOf(context.pairIndex, pairKey(group.groupId, referenced, direction));
+      const referencedIndex = context.groupIndex(referenced);
+      const pair = context.pairIndex(pairKey(group.groupId, referenced, direction));
       for (const kind of kinds) {
         if (traffic[kind].length === 0) continue;
         const name = objectNames.referenceSet(direction, family, kind);
-        context.sets.add(name, pair, traffic[kind]);
+        part.boxes(name, pair, traffic[kind]);
         referenceLines.push(
           `meta mark set ${referencedIndex} ${peerSelector[direction][family]} . meta mark @${objectNames.memberSet(family)} meta mark set ${pair} meta mark . ${lookupOf[kind][family]} @${name} ${verdict}`,
         );
@@ -222,54 +258,57 @@ function compileGroup(group: SecurityGroup, direction: Direction, context: Group
     }
   }
   const head = lines.length > 0 ? [`meta mark set ${groupIndex}`] : [];
-  return { name: objectNames.groupChain(group.groupId, direction), rules: [...head, ...lines, ...referenceLines] };
+  return {
+    name: objectNames.groupChain(group.groupId, direction),
+    rules: [...head, ...lines, ...referenceLines],
+  };
 }
 
-function compileMemberSets(input: RouterInput, groupIndex: ReadonlyMap<string, number>): NftSet[] {
-  return families.map((family) => {
-    const elements = new Map<string, NftElement>();
-    for (const port of input.ports) {
-      if (port.kind !== 'eni') continue;
-      for (const address of port.addresses.filter((a) => a.family === family)) {
-        for (const groupId of port.groupIds) {
-          const index = BigInt(indexOf(groupIndex, groupId));
-          const element: NftElement = [
-            { kind: 'interval', lo: address.value, hi: address.value },
-            { kind: 'interval', lo: index, hi: index },
-          ];
-          elements.set(elementKey(element), element);
-        }
-      }
-    }
-    return { name: objectNames.memberSet(family), type: [addressType(family), 'mark'], interval: false, elements };
-  });
+/** A group's part: its two chains and its elements in the shared sets. */
+export function compileGroupPart(group: SecurityGroup, context: CompileContext): RulesetPart {
+  const part = new PartBuilder();
+  for (const direction of directions)
+    part.chains.push(compileGroupDirection(group, direction, context, part));
+  return part.build();
 }
 
-function compileSourceChecks(input: RouterInput): NftSet[] {
-  const sets: NftSet[] = [];
-  for (const family of families) {
-    const elements = new Map<string, NftElement>();
-    for (const port of input.ports) {
-      if (port.kind !== 'eni' || !port.sourceDestCheck) continue;
-      for (const address of port.addresses.filter((a) => a.family === family)) {
-        const element: NftElement = [
-          { kind: 'name', value: port.portName },
-          { kind: 'interval', lo: address.value, hi: address.value },
-        ];
-        elements.set(elementKey(element), element);
-      }
+function addressElement(address: IpAddress): NftElement[number] {
+  return { kind: 'interval', lo: address.value, hi: address.value };
+}
+
+/** A port's part: its chains and counters, memberships, source check, dispatch entries. */
+export function compilePortPart(port: RouterPort, context: CompileContext): RulesetPart {
+  const part = new PartBuilder();
+  const name: NftElement[number] = { kind: 'name', value: port.portName };
+  if (port.kind === 'outside' || !port.sourceDestCheck) part.element(objectNames.sourceAny, [name]);
+  if (port.kind !== 'eni') return part.build();
+  for (const address of port.addresses) {
+    const family = address.family;
+    if (port.sourceDestCheck)
+      part.element(objectNames.sourceOk(family), [name, addressElement(address)]);
+    for (const groupId of port.groupIds) {
+      const index = BigInt(context.groupIndex(groupId));
+      part.element(objectNames.memberSet(family), [
+        addressElement(address),
+        { kind: 'interval', lo: index, hi: index },
+      ]);
     }
-    sets.push({ name: objectNames.sourceOk(family), type: ['ifname', addressType(family)], interval: false, elements });
   }
-  const anyElements = new Map<string, NftElement>();
-  for (const port of input.ports) {
-    if (port.kind === 'outside' || !port.sourceDestCheck) {
-      const element: NftElement = [{ kind: 'name', value: port.portName }];
-      anyElements.set(elementKey(element), element);
-    }
+  for (const direction of directions) {
+    const chainName = objectNames.portChain(port.portName, direction);
+    const counter = objectNames.dropCounter(port.portName, direction);
+    const jumps = port.groupIds
+      .filter((groupId) => context.hasGroup(groupId))
+      .map((groupId) => `jump ${objectNames.groupChain(groupId, direction)}`);
+    part.chains.push({ name: chainName, rules: [...jumps, `counter name "${counter}" drop`] });
+    part.counters.push(counter);
+    part.mapEntry(
+      direction === 'egress' ? objectNames.egressPorts : objectNames.ingressPorts,
+      port.portName,
+      chainName,
+    );
   }
-  sets.push({ name: objectNames.sourceAny, type: ['ifname'], interval: false, elements: anyElements });
-  return sets;
+  return part.build();
 }
 
 function fixedChains(): NftChain[] {
@@ -285,76 +324,156 @@ function fixedChains(): NftChain[] {
         `counter name "${objectNames.spoofCounter}" drop`,
       ],
     },
-    { name: chainNames.egress, rules: [`iifname vmap @${objectNames.egressPorts}`, `goto ${chainNames.ingress}`] },
+    {
+      name: chainNames.egress,
+      rules: [`iifname vmap @${objectNames.egressPorts}`, `goto ${chainNames.ingress}`],
+    },
     { name: chainNames.ingress, rules: [`oifname vmap @${objectNames.ingressPorts}`, 'accept'] },
   ];
 }
 
-/** Indices for every group anywhere in the input, and for every (group, referenced) pair. */
-function indicesOf(input: RouterInput): { groupIndex: Map<string, number>; pairIndex: Map<string, number> } {
-  const groupIds = new Set<string>();
-  const pairs = new Set<string>();
-  for (const group of input.groups) {
-    groupIds.add(group.groupId);
-    for (const rule of group.rules) {
-      if (rule.peer.kind !== 'group') continue;
-      groupIds.add(rule.peer.groupId);
-      pairs.add(pairKey(group.groupId, rule.peer.groupId, rule.direction));
-    }
-  }
-  for (const port of input.ports) for (const groupId of port.groupIds) groupIds.add(groupId);
-  return { groupIndex: assignIndices(groupIds), pairIndex: assignIndices(pairs) };
-}
-
-/** The whole desired ruleset of one router. Pure and deterministic. */
-export function compileRouterRuleset(input: RouterInput): NftRuleset {
-  const { groupIndex, pairIndex } = indicesOf(input);
-  const context: GroupContext = {
-    prefixLists: new Map((input.prefixLists ?? []).map((list) => [list.prefixListId, list])),
-    groupIndex,
-    pairIndex,
-    sets: new SetBuilder(),
-  };
-  const knownGroups = new Set(input.groups.map((group) => group.groupId));
-  const chains = new Map<string, NftChain>();
-  const counters = new Set<string>([objectNames.spoofCounter]);
-  for (const chain of fixedChains()) chains.set(chain.name, chain);
-  for (const group of [...input.groups].sort((a, b) => a.groupId.localeCompare(b.groupId))) {
-    for (const direction of directions) {
-      const chain = compileGroup(group, direction, context);
-      chains.set(chain.name, chain);
-    }
-  }
+/** The frame every router has: base and stage chains, the spoof counter, empty shared sets and maps. */
+export function routerFrame(table: string): NftRuleset {
   const sets = new Map<string, NftSet>();
+  const declare = (name: string, type: NftFieldType[], interval: boolean) => {
+    sets.set(name, { name, type, interval, elements: new Map() });
+  };
   for (const direction of directions) {
     for (const family of families) {
       for (const kind of kinds) {
-        const cidr = objectNames.cidrSet(direction, family, kind);
-        const reference = objectNames.referenceSet(direction, family, kind);
-        sets.set(cidr, context.sets.build(cidr, ['mark', ...trafficTypes[kind](family), addressType(family)]));
-        sets.set(reference, context.sets.build(reference, ['mark', ...trafficTypes[kind](family)]));
+        declare(
+          objectNames.cidrSet(direction, family, kind),
+          ['mark', ...trafficTypes[kind](family), addressType(family)],
+          true,
+        );
+        declare(
+          objectNames.referenceSet(direction, family, kind),
+          ['mark', ...trafficTypes[kind](family)],
+          true,
+        );
       }
     }
   }
-  for (const set of [...compileMemberSets(input, groupIndex), ...compileSourceChecks(input)]) sets.set(set.name, set);
-  const egressPorts = new Map<string, string>();
-  const ingressPorts = new Map<string, string>();
-  for (const port of input.ports) {
-    if (port.kind !== 'eni') continue;
-    for (const direction of directions) {
-      const chainName = objectNames.portChain(port.portName, direction);
-      const counter = objectNames.dropCounter(port.portName, direction);
-      const jumps = port.groupIds
-        .filter((groupId) => knownGroups.has(groupId))
-        .map((groupId) => `jump ${objectNames.groupChain(groupId, direction)}`);
-      chains.set(chainName, { name: chainName, rules: [...jumps, `counter name "${counter}" drop`] });
-      counters.add(counter);
-      (direction === 'egress' ? egressPorts : ingressPorts).set(port.portName, chainName);
+  for (const family of families) {
+    declare(objectNames.memberSet(family), [addressType(family), 'mark'], false);
+    declare(objectNames.sourceOk(family), ['ifname', addressType(family)], false);
+  }
+  declare(objectNames.sourceAny, ['ifname'], false);
+  const maps = new Map<string, NftVerdictMap>(
+    [objectNames.egressPorts, objectNames.ingressPorts].map((name) => [
+      name,
+      { name, elements: new Map<string, string>() },
+    ]),
+  );
+  return {
+    table,
+    sets,
+    maps,
+    chains: new Map(fixedChains().map((chain) => [chain.name, chain])),
+    counters: new Set([objectNames.spoofCounter]),
+  };
+}
+
+/** Keys that need indices: every group anywhere, every (group, referenced) pair. */
+export function indexKeysOf(input: Pick<RouterInput, 'groups' | 'ports'>): {
+  groups: Set<string>;
+  pairs: Set<string>;
+} {
+  const groups = new Set<string>();
+  const pairs = new Set<string>();
+  for (const group of input.groups) {
+    groups.add(group.groupId);
+    for (const rule of group.rules) {
+      if (rule.peer.kind !== 'group') continue;
+      groups.add(rule.peer.groupId);
+      pairs.add(pairKey(group.groupId, rule.peer.groupId, rule.direction));
     }
   }
-  const maps = new Map<string, NftVerdictMap>([
-    [objectNames.egressPorts, { name: objectNames.egressPorts, elements: egressPorts }],
-    [objectNames.ingressPorts, { name: objectNames.ingressPorts, elements: ingressPorts }],
-  ]);
-  return { table: input.table, sets, maps, chains, counters };
+  for (const port of input.ports) for (const groupId of port.groupIds) groups.add(groupId);
+  return { groups, pairs };
+}
+
+/** Adds a part's contributions to a mutable ruleset being assembled. */
+export function addPart(ruleset: MutableRuleset, part: RulesetPart): void {
+  for (const chain of part.chains) ruleset.chains.set(chain.name, chain);
+  for (const counter of part.counters) ruleset.counters.add(counter);
+  for (const [setName, elements] of part.elements) {
+    const set = ruleset.sets.get(setName);
+    if (!set) throw new RangeError(`no set ${setName}`);
+    for (const [key, element] of elements) set.elements.set(key, element);
+  }
+  for (const [mapName, entries] of part.mapEntries) {
+    const map = ruleset.maps.get(mapName);
+    if (!map) throw new RangeError(`no map ${mapName}`);
+    for (const [key, target] of entries) map.elements.set(key, target);
+  }
+}
+
+/** Removes a part's contributions (the inverse of `addPart`). */
+export function removePart(ruleset: MutableRuleset, part: RulesetPart): void {
+  for (const chain of part.chains) ruleset.chains.delete(chain.name);
+  for (const counter of part.counters) ruleset.counters.delete(counter);
+  for (const [setName, elements] of part.elements) {
+    const set = ruleset.sets.get(setName);
+    for (const key of elements.keys()) set?.elements.delete(key);
+  }
+  for (const [mapName, entries] of part.mapEntries) {
+    const map = ruleset.maps.get(mapName);
+    for (const key of entries.keys()) map?.elements.delete(key);
+  }
+}
+
+export interface MutableRuleset {
+  readonly table: string;
+  readonly sets: Map<
+    string,
+    {
+      readonly name: string;
+      readonly type: readonly NftFieldType[];
+      readonly interval: boolean;
+      readonly elements: Map<string, NftElement>;
+    }
+  >;
+  readonly maps: Map<string, { readonly name: string; readonly elements: Map<string, string> }>;
+  readonly chains: Map<string, NftChain>;
+  readonly counters: Set<string>;
+}
+
+/** A mutable copy of a frame (fresh maps and sets all the way down). */
+export function mutableFrame(table: string): MutableRuleset {
+  const frame = routerFrame(table);
+  return {
+    table,
+    sets: new Map(
+      [...frame.sets].map(([name, set]) => [name, { ...set, elements: new Map(set.elements) }]),
+    ),
+    maps: new Map(
+      [...frame.maps].map(([name, map]) => [name, { ...map, elements: new Map(map.elements) }]),
+    ),
+    chains: new Map(frame.chains),
+    counters: new Set(frame.counters),
+  };
+}
+
+/** The whole desired ruleset of one router at once. Pure and deterministic. */
+export function compileRouterRuleset(input: RouterInput): NftRuleset {
+  const keys = indexKeysOf(input);
+  const groupIndex = assignIndices(keys.groups);
+  const pairIndex = assignIndices(keys.pairs);
+  const known = new Set(input.groups.map((group) => group.groupId));
+  const lookup = (indices: Map<string, number>, key: string) => {
+    const index = indices.get(key);
+    if (index === undefined) throw new RangeError(`no index for ${key}`);
+    return index;
+  };
+  const context: CompileContext = {
+    prefixLists: new Map((input.prefixLists ?? []).map((list) => [list.prefixListId, list])),
+    groupIndex: (groupId) => lookup(groupIndex, groupId),
+    pairIndex: (key) => lookup(pairIndex, key),
+    hasGroup: (groupId) => known.has(groupId),
+  };
+  const ruleset = mutableFrame(input.table);
+  for (const group of input.groups) addPart(ruleset, compileGroupPart(group, context));
+  for (const port of input.ports) addPart(ruleset, compilePortPart(port, context));
+  return ruleset;
 }

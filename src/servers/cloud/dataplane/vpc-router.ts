@@ -20,18 +20,10 @@ import {
   vethInPlaceLine,
 } from '../../../adapters/netns/netns.js';
 import { applyNftScript, listNftTable, readNftCounters } from '../../../adapters/nft/nft.js';
-import {
-  compileRouterRuleset,
-  objectNames,
-  type RouterPort,
-} from '../../../core/dataplane/compile-ruleset.js';
+import { objectNames, type RouterPort } from '../../../core/dataplane/compile-ruleset.js';
+import { IncrementalRuleset } from '../../../core/dataplane/incremental-ruleset.js';
 import { readRulesetListing } from '../../../core/dataplane/nft-listing.js';
-import type { NftRuleset } from '../../../core/dataplane/nft-ruleset.js';
-import {
-  planRuleset,
-  stateOfRuleset,
-  type RulesetState,
-} from '../../../core/dataplane/nft-plan.js';
+import { planRuleset, type RulesetState } from '../../../core/dataplane/nft-plan.js';
 import { kernelName, nameTag } from '../../../core/kernel-names.js';
 import { nthAddress, type Cidr, type IpAddress } from '../../../core/net/ip-address.js';
 import type { SecurityGroup } from '../../../core/sg/security-group.js';
@@ -92,19 +84,20 @@ export class VpcRouter {
   readonly namespace: string;
   readonly #prefix: string;
   readonly #ports = new Map<string, Port>();
-  #groups = new Map<string, SecurityGroup>();
-  #prefixLists: readonly PrefixList[] = [];
-  #applied: RulesetState | undefined;
-  #known = false;
+  readonly #model = new IncrementalRuleset(routerTable);
+  /** False until the kernel's table has been read (at open, and after a failed transaction). */
+  #inSync = false;
   #inFlight: Promise<void> | undefined;
   #queued: Promise<void> | undefined;
+  /** Transactions applied so far (a burst of changes coalesces into one). */
+  transactions = 0;
 
   private constructor(options: VpcRouterOptions) {
     this.namespace = options.namespace;
     this.#prefix = options.prefix;
   }
 
-  /** Creates (or adopts) the router namespace and reads what its table already holds. */
+  /** Creates (or adopts) the router namespace; its table is read back at the first flush. */
   static async open(options: VpcRouterOptions): Promise<VpcRouter> {
     const router = new VpcRouter(options);
     await addNamespace(router.namespace);
@@ -114,7 +107,6 @@ export class VpcRouter {
       'net.ipv4.conf.all.rp_filter': 0,
       'net.ipv4.conf.default.rp_filter': 0,
     });
-    await router.#readKernel();
     return router;
   }
 
@@ -123,40 +115,48 @@ export class VpcRouter {
     return kernelName(this.#prefix, `p${nameTag(networkInterfaceId)}`);
   }
 
-  async #readKernel(): Promise<void> {
-    this.#applied = readRulesetListing(
-      await listNftTable(this.namespace, routerTable),
-      routerTable,
-    );
-    this.#known = true;
+  async #kernelState(): Promise<RulesetState | undefined> {
+    return readRulesetListing(await listNftTable(this.namespace, routerTable), routerTable);
   }
 
+  /** Replaces all groups; only groups whose objects changed are recompiled. */
   setGroups(groups: readonly SecurityGroup[]): void {
-    this.#groups = new Map(groups.map((group) => [group.groupId, group]));
+    this.#model.setGroups(groups);
   }
 
   putGroup(group: SecurityGroup): void {
-    this.#groups.set(group.groupId, group);
+    this.#model.putGroup(group);
   }
 
   removeGroup(groupId: string): void {
-    this.#groups.delete(groupId);
+    this.#model.removeGroup(groupId);
   }
 
   setPrefixLists(prefixLists: readonly PrefixList[]): void {
-    this.#prefixLists = prefixLists;
+    this.#model.setPrefixLists(prefixLists);
+  }
+
+  #port(networkInterfaceId: string): Port {
+    const port = this.#ports.get(networkInterfaceId);
+    if (!port) throw new RangeError(`${networkInterfaceId} is not attached to ${this.namespace}`);
+    return port;
   }
 
   setInterfaceGroups(networkInterfaceId: string, groupIds: readonly string[]): void {
-    const port = this.#ports.get(networkInterfaceId);
-    if (!port) throw new RangeError(`${networkInterfaceId} is not attached to ${this.namespace}`);
+    const port = this.#port(networkInterfaceId);
     port.groupIds = [...groupIds];
+    this.#model.setPort(routerPortOf(networkInterfaceId, port));
   }
 
   setSourceDestCheck(networkInterfaceId: string, enabled: boolean): void {
-    const port = this.#ports.get(networkInterfaceId);
-    if (!port) throw new RangeError(`${networkInterfaceId} is not attached to ${this.namespace}`);
+    const port = this.#port(networkInterfaceId);
     port.sourceDestCheck = enabled;
+    this.#model.setPort(routerPortOf(networkInterfaceId, port));
+  }
+
+  #register(id: string, port: Port): void {
+    this.#ports.set(id, port);
+    this.#model.setPort(routerPortOf(id, port));
   }
 
   /** Plugs an ENI in: the veth pair, addresses, routes; then its rules (fail-closed until then). */
@@ -179,13 +179,7 @@ export class VpcRouter {
       ...v6.map((address) => `route replace ${address.text}/128 dev ${portName}`),
     ]);
     await ipBatch(spec.hostNamespace, hostLines(spec, gateway));
-    this.#ports.set(spec.networkInterfaceId, {
-      kind: 'eni',
-      portName,
-      addresses: spec.addresses,
-      groupIds: [...spec.groupIds],
-      sourceDestCheck: spec.sourceDestCheck ?? true,
-    });
+    this.adoptInterface(spec);
     await this.flush();
     return portName;
   }
@@ -196,7 +190,7 @@ export class VpcRouter {
    */
   adoptInterface(spec: AttachInterface): string {
     const portName = this.portNameOf(spec.networkInterfaceId);
-    this.#ports.set(spec.networkInterfaceId, {
+    this.#register(spec.networkInterfaceId, {
       kind: 'eni',
       portName,
       addresses: spec.addresses,
@@ -228,11 +222,11 @@ export class VpcRouter {
       `link set ${spec.hostInterface} up`,
       ...spec.addresses.map(
         (address) =>
-          `addr add ${address.text}/${address.family === 4 ? 32 : 128} dev ${spec.hostInterface}`,
+          `addr replace ${address.text}/${address.family === 4 ? 32 : 128} dev ${spec.hostInterface}`,
       ),
       `route replace default via ${outsideGateway} dev ${spec.hostInterface} onlink`,
     ]);
-    this.#ports.set(key, {
+    this.#register(key, {
       kind: 'outside',
       portName,
       addresses: spec.addresses,
@@ -248,21 +242,11 @@ export class VpcRouter {
     const port = this.#ports.get(networkInterfaceId);
     if (!port) return;
     this.#ports.delete(networkInterfaceId);
+    this.#model.removePort(port.portName);
     await this.flush();
     if ((await linkNames(this.namespace)).includes(port.portName)) {
       await ipBatch(this.namespace, [`link del ${port.portName}`]);
     }
-  }
-
-  #routerPorts(): RouterPort[] {
-    return [...this.#ports].map(([id, port]) => ({
-      portName: port.portName,
-      kind: port.kind,
-      networkInterfaceId: id,
-      addresses: port.addresses,
-      groupIds: port.groupIds,
-      sourceDestCheck: port.sourceDestCheck,
-    }));
   }
 
   /** Applies every pending change in one transaction; concurrent calls share it. */
@@ -280,34 +264,31 @@ export class VpcRouter {
 
   /** Re-reads the kernel's table and applies whatever differs from the desired state. */
   async resync(): Promise<void> {
-    this.#known = false;
+    this.#inSync = false;
     await this.flush();
-  }
-
-  #desired(): NftRuleset {
-    return compileRouterRuleset({
-      table: routerTable,
-      groups: [...this.#groups.values()],
-      ports: this.#routerPorts(),
-      prefixLists: this.#prefixLists,
-    });
   }
 
   /** The nft script a resync would apply now, read against the kernel (empty: in sync). */
   async pendingPlan(): Promise<string> {
-    const kernel = readRulesetListing(await listNftTable(this.namespace, routerTable), routerTable);
-    return planRuleset(kernel, this.#desired()).script;
+    return planRuleset(await this.#kernelState(), this.#model.ruleset()).script;
   }
 
   async #applyNow(): Promise<void> {
-    if (!this.#known) await this.#readKernel();
-    const desired = this.#desired();
-    const plan = planRuleset(this.#applied, desired);
     try {
-      await applyNftScript(this.namespace, plan.script);
-      this.#applied = stateOfRuleset(desired);
+      if (this.#inSync) {
+        const delta = this.#model.takeDelta();
+        if (delta === '') return;
+        await applyNftScript(this.namespace, delta);
+      } else {
+        const plan = planRuleset(await this.#kernelState(), this.#model.ruleset());
+        this.#model.discardDelta();
+        await applyNftScript(this.namespace, plan.script);
+        this.#inSync = true;
+      }
+      this.transactions += 1;
     } catch (error) {
-      this.#known = false;
+      // The kernel may not hold what we think: the next flush reads it back (resync).
+      this.#inSync = false;
       throw error;
     }
   }
@@ -336,7 +317,17 @@ export class VpcRouter {
   }
 }
 
-/** Proxy ARP on a port, answering at once (the default delay of up to 0.8 s stalls first packets). */
+function routerPortOf(id: string, port: Port): RouterPort {
+  return {
+    portName: port.portName,
+    kind: port.kind,
+    networkInterfaceId: id,
+    addresses: port.addresses,
+    groupIds: port.groupIds,
+    sourceDestCheck: port.sourceDestCheck,
+  };
+}
+
 function proxyArpOn(portName: string): Record<string, number> {
   return {
     [`net.ipv4.conf.${portName}.proxy_arp`]: 1,
