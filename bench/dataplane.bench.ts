@@ -302,6 +302,7 @@ export const dataplaneBenchmark: Benchmark = {
       };
     } finally {
       rig?.serve.kill('SIGKILL');
+      await rig?.router.close();
       for (const suffix of ['r', 'c', 's']) await deleteNamespace(`${prefix}${suffix}`);
     }
   },

@@ -6,9 +6,10 @@ cd "$(dirname "$0")/.."
 
 log() { printf 'setup: %s\n' "$*"; }
 
-# Debian packages: the dataplane (nftables, iproute2, conntrack), the RDS engine (postgresql),
+# Debian packages: the dataplane (nftables and its libnftables binding, iproute2, conntrack), the
+# RDS engine (postgresql), python3 (the nft session helper and test probes),
 # and tools the tests and users drive (procps for ps/pkill, util-linux for nsenter/unshare).
-packages=(nftables iproute2 conntrack postgresql procps util-linux ca-certificates)
+packages=(nftables python3-nftables iproute2 conntrack postgresql procps util-linux ca-certificates python3)
 # The real clients: keep the machine's aws CLI and kubectl when present, else Debian's.
 command -v aws >/dev/null 2>&1 || packages+=(awscli)
 command -v kubectl >/dev/null 2>&1 || packages+=(kubernetes-client)

@@ -123,5 +123,6 @@ describe.skipIf(!isRoot)('router crash between building and applying a change', 
     );
 
     expect(await fixture.tcp('client', 'db', 5432)).toBe(true);
+    await restarted.close();
   });
 });

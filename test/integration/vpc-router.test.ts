@@ -172,5 +172,6 @@ describe.skipIf(!isRoot)('VPC router under change', () => {
     expect(plan).toMatch(/^(flush chain|add rule|delete)/m);
     await again.resync();
     expect(await again.pendingPlan()).toBe('');
+    await again.close();
   });
 });
