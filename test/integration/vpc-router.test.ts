@@ -6,7 +6,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { readRulesetListing } from '../../src/core/dataplane/nft-listing.js';
 import { listNftTable } from '../../src/adapters/nft/nft.js';
-import { linkNames } from '../../src/adapters/netns/netns.js';
+import { ipBatch, linkNames } from '../../src/adapters/netns/netns.js';
 import { VpcRouter, routerTable } from '../../src/servers/cloud/dataplane/vpc-router.js';
 import { eventually } from '../support/netns-probe.js';
 import { group, ip, RouterFixture, subnet } from '../support/router-fixture.js';
@@ -147,6 +147,28 @@ describe.skipIf(!isRoot)('VPC router under change', () => {
     );
     expect([...(listing?.chains.keys() ?? [])].some((name) => name.includes(portName))).toBe(false);
     expect([...(listing?.counters ?? [])].some((name) => name.includes(portName))).toBe(false);
+  });
+
+  it('plugs a branch ENI into a node as vlan.eth.<vlanId>, its own router port (no 802.1Q here)', async () => {
+    const node = fixture.host('client');
+    const branch = 'eni-0000000000000b001';
+    const portName = await fixture.router.attachInterface({
+      networkInterfaceId: branch,
+      hostNamespace: node.namespace,
+      hostInterface: 'vlan.eth.1',
+      addresses: [ip('10.0.1.50')],
+      subnet,
+      groupIds: [APP],
+      hostRouting: 'none',
+    });
+    expect(await linkNames(node.namespace)).toContain('vlan.eth.1');
+    expect(await linkNames(fixture.router.namespace)).toContain(portName);
+    // The branch carries its own groups: from its address the database is reachable, while the
+    // node's own address (group OTHER) is not.
+    await ipBatch(node.namespace, ['route replace 10.0.9.9/32 dev vlan.eth.1 src 10.0.1.50']);
+    expect(await fixture.tcp('client', 'db', 5432, { src: '10.0.1.50' })).toBe(true);
+    await fixture.router.detachInterface(branch);
+    expect(await linkNames(node.namespace)).not.toContain('vlan.eth.1');
   });
 
   it('a restarted router reads the kernel back and finds nothing to change', async () => {
