@@ -82,6 +82,20 @@ function buildProgram(): Command {
       process.exitCode = runExplain(options);
     });
 
+  program
+    .command('down')
+    .description(
+      'Stop every process of the home and remove every kernel object it created (namespaces, links, nft tables).',
+    )
+    .option('--purge', "also delete the home's state")
+    .action(async (options: { purge?: boolean }) => {
+      const { runDown } = await import('./commands/down.js');
+      process.exitCode = await runDown({
+        home: resolveHome(program.opts<GlobalOptions>().home),
+        purge: options.purge === true,
+      });
+    });
+
   return program;
 }
 
