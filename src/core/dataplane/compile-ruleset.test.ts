@@ -52,7 +52,7 @@ describe('compiling a router ruleset', () => {
     const set = ruleset.sets.get(objectNames.cidrSet('ingress', 4, 'p'));
     expect(set?.type).toEqual(['mark', 'inet_proto', 'inet_service', 'ipv4_addr']);
     const [markRule, lookup] =
-      ruleset.chains.get(objectNames.portChain('pdb', 'ingress'))?.rules ?? [];
+      ruleset.chains.get(objectNames.groupChain(db, 'ingress'))?.rules ?? [];
     const index = /^meta mark set (\d+)$/.exec(markRule ?? '')?.[1];
     expect(index).toBeDefined();
     expect(lookup).toBe(`meta mark . meta l4proto . th dport . ip saddr @${set?.name} accept`);
@@ -68,7 +68,7 @@ describe('compiling a router ruleset', () => {
     // pdb carries db; papp and pnat carry app.
     expect(ruleset.sets.get(objectNames.memberSet(4))?.elements.size).toBe(3);
     const reference = ruleset.chains
-      .get(objectNames.portChain('pdb', 'ingress'))
+      .get(objectNames.groupChain(db, 'ingress'))
       ?.rules.find((rule) => rule.includes('@members_4'));
     expect(reference).toMatch(
       /^meta mark set \d+ ip saddr \. meta mark @members_4 meta mark set \d+ meta mark \. meta l4proto \. th dport @ref_i_4p accept$/,
@@ -82,11 +82,8 @@ describe('compiling a router ruleset', () => {
   });
 
   it('sends egress matches to the ingress gate, never straight to accept', () => {
-    const egress = ruleset.chains.get(objectNames.portChain('papp', 'egress'));
-    const verdicts =
-      egress?.rules.filter(
-        (rule) => !/^meta mark set \d+$/.test(rule) && !rule.startsWith('counter'),
-      ) ?? [];
+    const egress = ruleset.chains.get(objectNames.groupChain(app, 'egress'));
+    const verdicts = egress?.rules.filter((rule) => !/^meta mark set \d+$/.test(rule)) ?? [];
     expect(verdicts.length).toBeGreaterThan(0);
     expect(verdicts.every((rule) => rule.endsWith('goto sg_ingress'))).toBe(true);
   });
@@ -96,12 +93,12 @@ describe('compiling a router ruleset', () => {
     expect(ruleset.sets.get('src_ok_4')?.elements.size).toBe(2);
   });
 
-  it('runs its groups inline, without jumps, and ends every ENI chain with its drop counter', () => {
+  it('ends every ENI chain with its drop counter', () => {
     const chain = ruleset.chains.get(objectNames.portChain('pdb', 'ingress'));
-    expect(chain?.rules.at(-1)).toBe('counter name "d_pdb_i" drop');
-    expect(chain?.rules.some((rule) => rule.includes('jump'))).toBe(false);
-    // Three fixed chains and two per ENI: no chain per group.
-    expect(ruleset.chains.size).toBe(3 + 2 * ports.length);
+    expect(chain?.rules).toEqual([
+      `jump ${objectNames.groupChain(db, 'ingress')}`,
+      'counter name "d_pdb_i" drop',
+    ]);
   });
 });
 

@@ -81,6 +81,7 @@ export const objectNames = {
   sourceOk: (family: Family) => `src_ok_${family}`,
   sourceAny: 'src_any',
   spoofCounter: 'spoofed',
+  groupChain: (groupId: string, direction: Direction) => `g_${groupId}_${directionTag(direction)}`,
   cidrSet: (direction: Direction, family: Family, kind: SetKind) =>
     `cidr_${directionTag(direction)}_${family}${kind}`,
   referenceSet: (direction: Direction, family: Family, kind: SetKind) =>
@@ -158,8 +159,6 @@ export interface RulesetPart {
   readonly elements: ReadonlyMap<string, ReadonlyMap<string, NftElement>>;
   /** Verdict map name → interface name → target chain. */
   readonly mapEntries: ReadonlyMap<string, ReadonlyMap<string, string>>;
-  /** A group's lines per direction, run inside the chains of the ENIs carrying it. */
-  readonly groupLines?: Readonly<Record<Direction, readonly string[]>>;
 }
 
 class PartBuilder {
@@ -167,7 +166,6 @@ class PartBuilder {
   readonly counters: string[] = [];
   readonly elements = new Map<string, Map<string, NftElement>>();
   readonly mapEntries = new Map<string, Map<string, string>>();
-  groupLines: Record<Direction, readonly string[]> | undefined;
 
   element(setName: string, element: NftElement): void {
     const elements = this.elements.get(setName) ?? new Map<string, NftElement>();
@@ -193,7 +191,6 @@ class PartBuilder {
       counters: this.counters,
       elements: this.elements,
       mapEntries: this.mapEntries,
-      ...(this.groupLines ? { groupLines: this.groupLines } : {}),
     };
   }
 }
@@ -205,23 +202,20 @@ export interface CompileContext {
   groupIndex(groupId: string): number;
   /** Index of a (group, referenced group, direction) pair. */
   pairIndex(key: string): number;
-  /** A described group's lines for one direction (undefined: the group is not described). */
-  groupLines(groupId: string, direction: Direction): readonly string[] | undefined;
+  /** Whether a group is described (a port jumps only to described groups). */
+  hasGroup(groupId: string): boolean;
 }
 
 export const pairKey = (groupId: string, referenced: string, direction: Direction): string =>
   `${groupId}>${referenced}/${directionTag(direction)}`;
 
-/**
- * One group's lines for one direction (they run inside the chain of every ENI carrying the
- * group); its rules' elements go to the shared sets.
- */
+/** One group's chain for one direction; its rules' elements go to the shared sets. */
 function compileGroupDirection(
   group: SecurityGroup,
   direction: Direction,
   context: CompileContext,
   part: PartBuilder,
-): string[] {
+): NftChain {
   const verdict = direction === 'egress' ? `goto ${chainNames.ingress}` : 'accept';
   const rules = group.rules.filter((rule) => rule.direction === direction);
   const groupIndex = context.groupIndex(group.groupId);
@@ -264,16 +258,17 @@ function compileGroupDirection(
     }
   }
   const head = lines.length > 0 ? [`meta mark set ${groupIndex}`] : [];
-  return [...head, ...lines, ...referenceLines];
+  return {
+    name: objectNames.groupChain(group.groupId, direction),
+    rules: [...head, ...lines, ...referenceLines],
+  };
 }
 
-/** A group's part: its elements in the shared sets, and its lines for ENI chains. */
+/** A group's part: its two chains and its elements in the shared sets. */
 export function compileGroupPart(group: SecurityGroup, context: CompileContext): RulesetPart {
   const part = new PartBuilder();
-  part.groupLines = {
-    egress: compileGroupDirection(group, 'egress', context, part),
-    ingress: compileGroupDirection(group, 'ingress', context, part),
-  };
+  for (const direction of directions)
+    part.chains.push(compileGroupDirection(group, direction, context, part));
   return part.build();
 }
 
@@ -302,10 +297,10 @@ export function compilePortPart(port: RouterPort, context: CompileContext): Rule
   for (const direction of directions) {
     const chainName = objectNames.portChain(port.portName, direction);
     const counter = objectNames.dropCounter(port.portName, direction);
-    // The groups' lines run inline, in group order: no jumps, and no chain per group (nft's
-    // cost per transaction grows with the number of chains in the table).
-    const lines = port.groupIds.flatMap((groupId) => context.groupLines(groupId, direction) ?? []);
-    part.chains.push({ name: chainName, rules: [...lines, `counter name "${counter}" drop`] });
+    const jumps = port.groupIds
+      .filter((groupId) => context.hasGroup(groupId))
+      .map((groupId) => `jump ${objectNames.groupChain(groupId, direction)}`);
+    part.chains.push({ name: chainName, rules: [...jumps, `counter name "${counter}" drop`] });
     part.counters.push(counter);
     part.mapEntry(
       direction === 'egress' ? objectNames.egressPorts : objectNames.ingressPorts,
@@ -465,7 +460,7 @@ export function compileRouterRuleset(input: RouterInput): NftRuleset {
   const keys = indexKeysOf(input);
   const groupIndex = assignIndices(keys.groups);
   const pairIndex = assignIndices(keys.pairs);
-  const groupParts = new Map<string, RulesetPart>();
+  const known = new Set(input.groups.map((group) => group.groupId));
   const lookup = (indices: Map<string, number>, key: string) => {
     const index = indices.get(key);
     if (index === undefined) throw new RangeError(`no index for ${key}`);
@@ -475,14 +470,10 @@ export function compileRouterRuleset(input: RouterInput): NftRuleset {
     prefixLists: new Map((input.prefixLists ?? []).map((list) => [list.prefixListId, list])),
     groupIndex: (groupId) => lookup(groupIndex, groupId),
     pairIndex: (key) => lookup(pairIndex, key),
-    groupLines: (groupId, direction) => groupParts.get(groupId)?.groupLines?.[direction],
+    hasGroup: (groupId) => known.has(groupId),
   };
   const ruleset = mutableFrame(input.table);
-  for (const group of input.groups) {
-    const part = compileGroupPart(group, context);
-    groupParts.set(group.groupId, part);
-    addPart(ruleset, part);
-  }
+  for (const group of input.groups) addPart(ruleset, compileGroupPart(group, context));
   for (const port of input.ports) addPart(ruleset, compilePortPart(port, context));
   return ruleset;
 }

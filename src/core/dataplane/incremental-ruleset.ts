@@ -70,7 +70,7 @@ export class IncrementalRuleset {
       prefixLists: this.#prefixLists,
       groupIndex: (groupId) => this.#groupIndices.of(groupId),
       pairIndex: (key) => this.#pairIndices.of(key),
-      groupLines: (groupId, direction) => this.#groups.get(groupId)?.part?.groupLines?.[direction],
+      hasGroup: (groupId) => this.#groups.has(groupId),
     };
   }
 
@@ -174,9 +174,6 @@ export class IncrementalRuleset {
       const entry = this.#groups.get(groupId);
       if (!entry) continue;
       const part = compileGroupPart(entry.group, this.#context);
-      // The group's lines run inside its ENIs' chains: when they change, so do those chains.
-      if (JSON.stringify(part.groupLines) !== JSON.stringify(entry.part?.groupLines))
-        this.#markPortsOf(groupId);
       this.#replace(entry.part, part, lines);
       entry.part = part;
     }
