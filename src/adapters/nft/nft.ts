@@ -69,3 +69,35 @@ export async function readNftCounters(
   }
   return counters;
 }
+
+/** Per-element packet counts of a dynamic set with counters (element key: its first field). */
+export async function readNftSetCounters(
+  namespace: string,
+  table: string,
+  set: string,
+): Promise<Map<string, number>> {
+  const { stdout } = await runCommand([
+    'ip',
+    'netns',
+    'exec',
+    namespace,
+    'nft',
+    '-j',
+    'list',
+    'set',
+    'inet',
+    table,
+    set,
+  ]);
+  type Element = { elem?: { val?: unknown; counter?: { packets?: number } } };
+  const items =
+    (JSON.parse(stdout) as { nftables?: { set?: { elem?: Element[] } }[] }).nftables ?? [];
+  const counts = new Map<string, number>();
+  for (const item of items) {
+    for (const element of item.set?.elem ?? []) {
+      const key = element.elem?.val;
+      if (typeof key === 'string') counts.set(key, element.elem?.counter?.packets ?? 0);
+    }
+  }
+  return counts;
+}

@@ -2,7 +2,13 @@ import { describe, expect, it } from 'vitest';
 import { parseIpAddress } from '../net/ip-address.js';
 import { normalizeRule, type RuleSpec } from '../sg/rule.js';
 import { newGroupRules, type SecurityGroup } from '../sg/security-group.js';
-import { compileRouterRuleset, objectNames, type RouterPort } from './compile-ruleset.js';
+import {
+  chainNames,
+  compileRouterRuleset,
+  maxGroupsPerPort,
+  objectNames,
+  type RouterPort,
+} from './compile-ruleset.js';
 import { planRuleset, stateOfRuleset } from './nft-plan.js';
 
 const db = 'sg-0000000000000000d';
@@ -44,61 +50,77 @@ const extraGroup = (i: number): SecurityGroup => {
   const groupId = `sg-${(i + 100).toString(16).padStart(17, '0')}`;
   return { groupId, groupName: 'x', rules: newGroupRules(groupId) };
 };
+const markOf = (ruleset: ReturnType<typeof compileRouterRuleset>, portName: string) =>
+  ruleset.maps.get(objectNames.slot(1))?.elements.get(portName);
+const elementsOf = (
+  ruleset: ReturnType<typeof compileRouterRuleset>,
+  setName: string,
+  mark: string | undefined,
+) =>
+  [...(ruleset.sets.get(setName)?.elements.values() ?? [])].filter(
+    (element) => element[0]?.kind === 'interval' && String(element[0].lo) === mark,
+  );
 
 describe('compiling a router ruleset', () => {
   const ruleset = compileRouterRuleset({ table: 'sgpods', groups: groups(), ports });
 
-  it('puts CIDR rules into a shared set, keyed by the group index the chain marks', () => {
+  it('puts CIDR rules into a shared set keyed by the group index, disjoint per group', () => {
     const set = ruleset.sets.get(objectNames.cidrSet('ingress', 4, 'p'));
     expect(set?.type).toEqual(['mark', 'inet_proto', 'inet_service', 'ipv4_addr']);
-    const [markRule, lookup] =
-      ruleset.chains.get(objectNames.groupChain(db, 'ingress'))?.rules ?? [];
-    const index = /^meta mark set (\d+)$/.exec(markRule ?? '')?.[1];
-    expect(index).toBeDefined();
-    expect(lookup).toBe(`meta mark . meta l4proto . th dport . ip saddr @${set?.name} accept`);
-    const mine = [...(set?.elements.values() ?? [])].filter(
-      (element) => element[0]?.kind === 'interval' && String(element[0].lo) === index,
+    const mine = elementsOf(
+      ruleset,
+      objectNames.cidrSet('ingress', 4, 'p'),
+      markOf(ruleset, 'pdb'),
     );
     // 10.2.3.4/32 lies inside 10.0.0.0/8 on the same port: the group's elements stay disjoint.
     expect(mine.length).toBeGreaterThanOrEqual(2);
     expect(mine.length).toBeLessThanOrEqual(4);
   });
 
-  it('matches group references through the shared member set (address . group)', () => {
-    // pdb carries db; papp and pnat carry app.
-    expect(ruleset.sets.get(objectNames.memberSet(4))?.elements.size).toBe(3);
-    const reference = ruleset.chains
-      .get(objectNames.groupChain(db, 'ingress'))
-      ?.rules.find((rule) => rule.includes('@members_4'));
-    expect(reference).toMatch(
-      /^meta mark set \d+ ip saddr \. meta mark @members_4 meta mark set \d+ meta mark \. meta l4proto \. th dport @ref_i_4p accept$/,
+  it('expands a group reference into the member addresses, under the referring group', () => {
+    const refs = elementsOf(
+      ruleset,
+      objectNames.referenceSet('ingress', 4, 'p'),
+      markOf(ruleset, 'pdb'),
+    );
+    const peers = refs.map((element) => element[3]?.kind === 'interval' && element[3].lo);
+    expect(peers.sort()).toEqual(
+      [parseIpAddress('10.0.1.1')!.value, parseIpAddress('10.0.1.2')!.value].sort(),
     );
   });
 
-  it('keeps the number of sets fixed whatever the number of groups', () => {
+  it('dispatches each port to the gate for its number of groups, its groups in slots', () => {
+    expect(ruleset.maps.get(objectNames.ingressPorts)?.elements.get('pdb')).toBe(
+      chainNames.gate('ingress', 1),
+    );
+    expect(ruleset.maps.get(objectNames.slot(2))?.elements.has('pdb')).toBe(false);
+    const gate = ruleset.chains.get(chainNames.gate('ingress', 2))?.rules ?? [];
+    expect(gate[0]).toBe(
+      'meta mark set oifname map @slot_1 meta mark . meta l4proto . th dport . ip saddr @cidr_i_4p accept',
+    );
+    expect(gate.at(-1)).toBe('update @drops_i { oifname } drop');
+  });
+
+  it('keeps the chains fixed whatever the number of groups and ports', () => {
     const many = Array.from({ length: 50 }, (_, i) => extraGroup(i));
-    const bigger = compileRouterRuleset({ table: 'sgpods', groups: [...groups(), ...many], ports });
+    const bigger = compileRouterRuleset({
+      table: 'sgpods',
+      groups: [...groups(), ...many],
+      ports: [...ports, port('pmore', '10.0.3.3', [many[0]!.groupId])],
+    });
+    expect(bigger.chains.size).toBe(ruleset.chains.size);
     expect(bigger.sets.size).toBe(ruleset.sets.size);
+    expect(ruleset.chains.size).toBe(3 + 2 * (maxGroupsPerPort + 1));
   });
 
   it('sends egress matches to the ingress gate, never straight to accept', () => {
-    const egress = ruleset.chains.get(objectNames.groupChain(app, 'egress'));
-    const verdicts = egress?.rules.filter((rule) => !/^meta mark set \d+$/.test(rule)) ?? [];
-    expect(verdicts.length).toBeGreaterThan(0);
-    expect(verdicts.every((rule) => rule.endsWith('goto sg_ingress'))).toBe(true);
+    const rules = ruleset.chains.get(chainNames.gate('egress', 3))?.rules ?? [];
+    expect(rules.slice(0, -1).every((rule) => rule.endsWith('goto sg_ingress'))).toBe(true);
   });
 
   it('lets only ports without source/destination check send from any address', () => {
     expect([...(ruleset.sets.get('src_any')?.elements.keys() ?? [])]).toEqual(['"pnat"']);
     expect(ruleset.sets.get('src_ok_4')?.elements.size).toBe(2);
-  });
-
-  it('ends every ENI chain with its drop counter', () => {
-    const chain = ruleset.chains.get(objectNames.portChain('pdb', 'ingress'));
-    expect(chain?.rules).toEqual([
-      `jump ${objectNames.groupChain(db, 'ingress')}`,
-      'counter name "d_pdb_i" drop',
-    ]);
   });
 });
 
@@ -112,30 +134,28 @@ describe('planning nft transactions', () => {
     expect(plan.script).toContain(
       'add chain inet sgpods forward_gate { type filter hook forward priority filter; policy drop; }',
     );
+    expect(plan.script).toContain(
+      'add set inet sgpods drops_i { type ifname; flags dynamic; counter; }',
+    );
   });
 
   it('plans nothing when nothing changed', () => {
     expect(planRuleset(stateOfRuleset(before), before).script).toBe('');
   });
 
-  it('turns a membership change into set elements and the new ENI only', () => {
+  it('turns a membership change into set and map elements only', () => {
     const after = compileRouterRuleset({
       table: 'sgpods',
       groups: groups(),
       ports: [...ports, port('pnew', '10.0.1.3', [app])],
     });
     const lines = linesOf(planRuleset(stateOfRuleset(before), after).script);
+    expect(lines.every((line) => line.startsWith('add element'))).toBe(true);
     expect(
       lines.some((line) =>
-        /^add element inet sgpods members_4 \{ 10\.0\.1\.3 \. \d+ \}$/.test(line),
-      ),
-    ).toBe(true);
-    expect(lines.filter((line) => line.startsWith('flush chain'))).toEqual([]);
-    expect(
-      lines.every(
-        (line) =>
-          line.startsWith('add ') &&
-          (line.includes('pnew') || line.includes('members_4') || line.includes('src_ok_4')),
+        /^add element inet sgpods refs_i_4p \{ \d+ \. 6 \. 5432 \. 10\.0\.1\.3-10\.0\.1\.3 \}$/.test(
+          line,
+        ),
       ),
     ).toBe(true);
   });
@@ -147,28 +167,23 @@ describe('planning nft transactions', () => {
       ports,
     });
     const lines = linesOf(planRuleset(stateOfRuleset(before), after).script);
-    expect(lines.filter((line) => line.startsWith('add element'))).toEqual([
+    expect(lines).toEqual([
       expect.stringMatching(
         /^add element inet sgpods cidr_i_4p \{ \d+ \. 17 \. 53 \. 192\.168\.0\.0\/16 \}$/,
       ),
     ]);
-    // The group already looked up tcp/udp ports: its chain is unchanged.
-    expect(lines).toHaveLength(1);
   });
 
-  it('removes what is gone last, after the references to it', () => {
+  it('removes a port with element deletions only', () => {
     const after = compileRouterRuleset({
       table: 'sgpods',
       groups: groups(),
       ports: ports.slice(0, 2),
     });
     const lines = linesOf(planRuleset(stateOfRuleset(before), after).script);
-    const mapDelete = lines.findIndex((line) =>
-      line.startsWith('delete element inet sgpods egress_ports'),
+    expect(lines.every((line) => line.startsWith('delete element'))).toBe(true);
+    expect(lines.some((line) => line.includes('egress_ports') && line.includes('"pnat"'))).toBe(
+      true,
     );
-    const chainDelete = lines.findIndex((line) => line === 'delete chain inet sgpods e_pnat_o');
-    expect(mapDelete).toBeGreaterThanOrEqual(0);
-    expect(chainDelete).toBeGreaterThan(mapDelete);
-    expect(lines.at(-1)).toMatch(/^delete counter inet sgpods d_pnat_/);
   });
 });

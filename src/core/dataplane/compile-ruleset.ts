@@ -5,22 +5,22 @@
  *   1. `ct state established,related accept`: replies and related ICMP errors of tracked flows.
  *   2. Source/destination check: a port may only send from its own addresses
  *      (`iifname . saddr` sets), unless its ENI has SourceDestCheck=false.
- *   3. Egress gate: `iifname vmap` → the source ENI's chain → `jump` to each of its groups'
- *      egress chains; a match `goto sg_ingress`, so an egress accept can never skip ingress.
- *      No match: the ENI's drop counter. A port that is no ENI (outside) skips this gate.
- *   4. Ingress gate: `oifname vmap` → the destination ENI's chain → its groups' ingress chains;
- *      a match accepts. A destination that is no ENI (outside) is accepted.
+ *   3. Egress gate: `iifname vmap` → the fixed chain `egress_<k>` for a port with k groups,
+ *      which tries each of the port's groups in turn (slot j: `meta mark set iifname map
+ *      @slot_<j>` puts the j-th group's index in the mark, then the lookups); a match does
+ *      `goto sg_ingress`, so an egress accept can never skip ingress. No match: the port's drop
+ *      counter (an element of the dynamic set `drops_o`). A port that is no ENI skips this gate.
+ *   4. Ingress gate: the same with `oifname`, `ingress_<k>` and `accept`. A destination that is
+ *      no ENI (outside) is accepted.
  *
- * Rules live in a few large interval-concatenation sets shared by every group, keyed by a
- * stable per-group index that the group's chain puts in `meta mark` before its lookups (the mark
- * never leaves the router: it is scrubbed when a packet crosses into another namespace):
- *   - CIDR and prefix-list peers: `cidr_<o|i>_<4|6><p|i|a>` = index . traffic . address, where
- *     traffic is protocol . port (p), ICMP type . code (i), or protocol alone (a);
- *   - group references: `members_<4|6>` = address . group index (who carries which group), and
- *     `ref_<o|i>_<4|6><p|i|a>` = (group, referenced group) index . traffic.
- * A lookup costs the same whatever the number of rules; a rule change or a membership change
- * touches set elements only; and the kernel holds ~20 sets instead of one per group (nft's cost
- * grows with the number of set objects: 5,000 sets take seconds to load, these take 0.5 s).
+ * All rules are data. A group's CIDR and prefix-list rules are elements of the shared interval
+ * sets `cidr_<o|i>_<4|6><p|i|a>` = group index . traffic . peer address, where traffic is
+ * protocol . port (p), ICMP type . code (i), or protocol alone (a, also `-1` as 0-255). A rule
+ * referencing group Y becomes, for every address of every ENI carrying Y, elements of
+ * `refs_<o|i>_<4|6><p|i|a>` = group index . traffic . that address; membership changes add and
+ * remove those elements. No chain depends on the world: the table holds 37 chains whatever the
+ * number of groups and ENIs, so a transaction costs a millisecond or two instead of a cache
+ * refresh of thousands of chains (measured: 15,000 chains cost nft 20-70 ms per transaction).
  */
 import type { Cidr, IpAddress } from '../net/ip-address.js';
 import { hasPorts, isIcmp, protocolNumbers } from '../sg/protocol.js';
@@ -62,6 +62,9 @@ export interface RouterInput {
 type Family = 4 | 6;
 type SetKind = 'p' | 'i' | 'a';
 
+/** EC2's hard limit of security groups per network interface: one slot each. */
+export const maxGroupsPerPort = 16;
+
 const full = (bits: number): Interval => ({ lo: 0n, hi: (1n << BigInt(bits)) - 1n });
 const exact = (value: number | bigint): Interval => ({ lo: BigInt(value), hi: BigInt(value) });
 const allProtocols = full(8);
@@ -71,6 +74,7 @@ export const chainNames = {
   forward: 'forward_gate',
   egress: 'sg_egress',
   ingress: 'sg_ingress',
+  gate: (direction: Direction, groupCount: number) => `${direction}_${groupCount}`,
 } as const;
 
 const directionTag = (direction: Direction) => (direction === 'egress' ? 'o' : 'i');
@@ -78,18 +82,15 @@ const directionTag = (direction: Direction) => (direction === 'egress' ? 'o' : '
 export const objectNames = {
   egressPorts: 'egress_ports',
   ingressPorts: 'ingress_ports',
+  slot: (slot: number) => `slot_${slot}`,
   sourceOk: (family: Family) => `src_ok_${family}`,
   sourceAny: 'src_any',
   spoofCounter: 'spoofed',
-  groupChain: (groupId: string, direction: Direction) => `g_${groupId}_${directionTag(direction)}`,
+  drops: (direction: Direction) => `drops_${directionTag(direction)}`,
   cidrSet: (direction: Direction, family: Family, kind: SetKind) =>
     `cidr_${directionTag(direction)}_${family}${kind}`,
   referenceSet: (direction: Direction, family: Family, kind: SetKind) =>
-    `ref_${directionTag(direction)}_${family}${kind}`,
-  memberSet: (family: Family) => `members_${family}`,
-  portChain: (portName: string, direction: Direction) => `e_${portName}_${directionTag(direction)}`,
-  dropCounter: (portName: string, direction: Direction) =>
-    `d_${portName}_${directionTag(direction)}`,
+    `refs_${directionTag(direction)}_${family}${kind}`,
 } as const;
 
 const addressType = (family: Family): NftFieldType => (family === 4 ? 'ipv4_addr' : 'ipv6_addr');
@@ -123,16 +124,18 @@ function trafficOf(rule: SecurityGroupRule, family: Family): { kind: SetKind; fi
     return { kind: 'p', fields: [exact(protocol), range] };
   }
   const icmpOfFamily = family === 4 ? protocolNumbers.icmp : protocolNumbers.icmpv6;
-  if (isIcmp(protocol) && protocol === icmpOfFamily)
+  if (isIcmp(protocol) && protocol === icmpOfFamily) {
     return { kind: 'i', fields: icmpIntervals(ports) };
+  }
   // Other protocols (and ICMP of the other family, which carries no ICMP header here): all ports.
   return { kind: 'a', fields: [exact(protocol)] };
 }
 
 function peerCidrs(rule: SecurityGroupRule, prefixLists: ReadonlyMap<string, PrefixList>): Cidr[] {
   if (rule.peer.kind === 'cidr') return [rule.peer.cidr];
-  if (rule.peer.kind === 'prefix-list')
+  if (rule.peer.kind === 'prefix-list') {
     return [...(prefixLists.get(rule.peer.prefixListId)?.cidrs ?? [])];
+  }
   return [];
 }
 
@@ -151,14 +154,26 @@ const families = [4, 6] as const;
 const kinds = ['p', 'i', 'a'] as const;
 const directions = ['egress', 'ingress'] as const;
 
+/** Traffic boxes (without the peer field) per direction, family and kind. */
+export type TrafficBoxes = Readonly<
+  Record<Direction, Readonly<Record<Family, Readonly<Record<SetKind, readonly Box[]>>>>>
+>;
+
+const emptyTraffic = (): Record<Direction, Record<Family, Record<SetKind, Box[]>>> => ({
+  egress: { 4: { p: [], i: [], a: [] }, 6: { p: [], i: [], a: [] } },
+  ingress: { 4: { p: [], i: [], a: [] }, 6: { p: [], i: [], a: [] } },
+});
+
 /** What one group, one port, or the fixed frame contributes to the ruleset. */
 export interface RulesetPart {
   readonly chains: readonly NftChain[];
   readonly counters: readonly string[];
   /** Set name → element key → element. */
   readonly elements: ReadonlyMap<string, ReadonlyMap<string, NftElement>>;
-  /** Verdict map name → interface name → target chain. */
+  /** Map name → interface name → target chain or number. */
   readonly mapEntries: ReadonlyMap<string, ReadonlyMap<string, string>>;
+  /** A group's rules that reference other groups: referenced group → traffic. */
+  readonly references?: ReadonlyMap<string, TrafficBoxes>;
 }
 
 class PartBuilder {
@@ -166,6 +181,7 @@ class PartBuilder {
   readonly counters: string[] = [];
   readonly elements = new Map<string, Map<string, NftElement>>();
   readonly mapEntries = new Map<string, Map<string, string>>();
+  references: Map<string, TrafficBoxes> | undefined;
 
   element(setName: string, element: NftElement): void {
     const elements = this.elements.get(setName) ?? new Map<string, NftElement>();
@@ -173,15 +189,15 @@ class PartBuilder {
     this.elements.set(setName, elements);
   }
 
-  /** Boxes of one index (group or pair) in a shared set, made disjoint first. */
+  /** Boxes of one index in a shared set, made disjoint first. */
   boxes(setName: string, index: number, boxes: readonly Box[]): void {
     const mark = exact(index);
     for (const box of disjointBoxes(boxes)) this.element(setName, boxElement([mark, ...box]));
   }
 
-  mapEntry(mapName: string, key: string, target: string): void {
+  mapEntry(mapName: string, key: string, value: string): void {
     const entries = this.mapEntries.get(mapName) ?? new Map<string, string>();
-    entries.set(key, target);
+    entries.set(key, value);
     this.mapEntries.set(mapName, entries);
   }
 
@@ -191,84 +207,51 @@ class PartBuilder {
       counters: this.counters,
       elements: this.elements,
       mapEntries: this.mapEntries,
+      ...(this.references ? { references: this.references } : {}),
     };
   }
 }
 
-/** What compiling a part needs besides the part: prefix lists, and stable indices. */
+/** What compiling a part needs besides the part: prefix lists, indices, references. */
 export interface CompileContext {
   readonly prefixLists: ReadonlyMap<string, PrefixList>;
-  /** Index of a group id (the `meta mark` its chain sets, the member-set tag). */
+  /** Index of a group id: the `meta mark` its slot sets and the key of its elements. */
   groupIndex(groupId: string): number;
-  /** Index of a (group, referenced group, direction) pair. */
-  pairIndex(key: string): number;
-  /** Whether a group is described (a port jumps only to described groups). */
-  hasGroup(groupId: string): boolean;
+  /** Groups whose rules reference `groupId`, with the traffic they allow from (to) it. */
+  referencing(groupId: string): Iterable<[string, TrafficBoxes]>;
 }
 
-export const pairKey = (groupId: string, referenced: string, direction: Direction): string =>
-  `${groupId}>${referenced}/${directionTag(direction)}`;
-
-/** One group's chain for one direction; its rules' elements go to the shared sets. */
-function compileGroupDirection(
-  group: SecurityGroup,
-  direction: Direction,
-  context: CompileContext,
-  part: PartBuilder,
-): NftChain {
-  const verdict = direction === 'egress' ? `goto ${chainNames.ingress}` : 'accept';
-  const rules = group.rules.filter((rule) => rule.direction === direction);
+/** A group's part: its CIDR rules as elements, and its references for the ports to expand. */
+export function compileGroupPart(group: SecurityGroup, context: CompileContext): RulesetPart {
+  const part = new PartBuilder();
   const groupIndex = context.groupIndex(group.groupId);
-  const lines: string[] = [];
-  const referenceLines: string[] = [];
-  for (const family of families) {
-    const boxes: Record<SetKind, Box[]> = { p: [], i: [], a: [] };
-    const byReference = new Map<string, Record<SetKind, Box[]>>();
-    for (const rule of rules) {
+  const cidrBoxes = emptyTraffic();
+  const references = new Map<string, ReturnType<typeof emptyTraffic>>();
+  for (const rule of group.rules) {
+    for (const family of families) {
       const { kind, fields } = trafficOf(rule, family);
       if (rule.peer.kind === 'group') {
-        const entry = byReference.get(rule.peer.groupId) ?? { p: [], i: [], a: [] };
-        entry[kind].push(fields);
-        byReference.set(rule.peer.groupId, entry);
+        const traffic = references.get(rule.peer.groupId) ?? emptyTraffic();
+        traffic[rule.direction][family][kind].push(fields);
+        references.set(rule.peer.groupId, traffic);
         continue;
       }
-      for (const cidr of peerCidrs(rule, context.prefixLists).filter((c) => c.family === family)) {
-        boxes[kind].push([...fields, cidrInterval(cidr)]);
-      }
-    }
-    for (const kind of kinds) {
-      if (boxes[kind].length === 0) continue;
-      const name = objectNames.cidrSet(direction, family, kind);
-      part.boxes(name, groupIndex, boxes[kind]);
-      lines.push(
-        `meta mark . ${lookupOf[kind][family]} . ${peerSelector[direction][family]} @${name} ${verdict}`,
-      );
-    }
-    for (const [referenced, traffic] of [...byReference].sort(([a], [b]) => a.localeCompare(b))) {
-      const referencedIndex = context.groupIndex(referenced);
-      const pair = context.pairIndex(pairKey(group.groupId, referenced, direction));
-      for (const kind of kinds) {
-        if (traffic[kind].length === 0) continue;
-        const name = objectNames.referenceSet(direction, family, kind);
-        part.boxes(name, pair, traffic[kind]);
-        referenceLines.push(
-          `meta mark set ${referencedIndex} ${peerSelector[direction][family]} . meta mark @${objectNames.memberSet(family)} meta mark set ${pair} meta mark . ${lookupOf[kind][family]} @${name} ${verdict}`,
-        );
+      for (const cidr of peerCidrs(rule, context.prefixLists)) {
+        if (cidr.family === family)
+          cidrBoxes[rule.direction][family][kind].push([...fields, cidrInterval(cidr)]);
       }
     }
   }
-  const head = lines.length > 0 ? [`meta mark set ${groupIndex}`] : [];
-  return {
-    name: objectNames.groupChain(group.groupId, direction),
-    rules: [...head, ...lines, ...referenceLines],
-  };
-}
-
-/** A group's part: its two chains and its elements in the shared sets. */
-export function compileGroupPart(group: SecurityGroup, context: CompileContext): RulesetPart {
-  const part = new PartBuilder();
-  for (const direction of directions)
-    part.chains.push(compileGroupDirection(group, direction, context, part));
+  for (const direction of directions) {
+    for (const family of families) {
+      for (const kind of kinds) {
+        const boxes = cidrBoxes[direction][family][kind];
+        if (boxes.length > 0)
+          part.boxes(objectNames.cidrSet(direction, family, kind), groupIndex, boxes);
+      }
+    }
+  }
+  part.references = new Map([...references].sort(([a], [b]) => a.localeCompare(b)));
   return part.build();
 }
 
@@ -276,42 +259,87 @@ function addressElement(address: IpAddress): NftElement[number] {
   return { kind: 'interval', lo: address.value, hi: address.value };
 }
 
-/** A port's part: its chains and counters, memberships, source check, dispatch entries. */
+/** Elements that put this port's addresses into the rules of groups referencing its groups. */
+function expandReferences(port: RouterPort, context: CompileContext, part: PartBuilder): void {
+  const byReferrer = new Map<string, ReturnType<typeof emptyTraffic>>();
+  for (const groupId of new Set(port.groupIds)) {
+    for (const [referrer, traffic] of context.referencing(groupId)) {
+      const merged = byReferrer.get(referrer) ?? emptyTraffic();
+      for (const direction of directions) {
+        for (const family of families) {
+          for (const kind of kinds)
+            merged[direction][family][kind].push(...traffic[direction][family][kind]);
+        }
+      }
+      byReferrer.set(referrer, merged);
+    }
+  }
+  for (const [referrer, traffic] of byReferrer) {
+    const index = context.groupIndex(referrer);
+    for (const address of port.addresses) {
+      const peer = exact(address.value);
+      for (const direction of directions) {
+        for (const kind of kinds) {
+          const boxes = traffic[direction][address.family][kind].map((fields) => [...fields, peer]);
+          if (boxes.length > 0)
+            part.boxes(objectNames.referenceSet(direction, address.family, kind), index, boxes);
+        }
+      }
+    }
+  }
+}
+
+/** A port's part: source check, group slots, dispatch, and its addresses in referencing rules. */
 export function compilePortPart(port: RouterPort, context: CompileContext): RulesetPart {
   const part = new PartBuilder();
   const name: NftElement[number] = { kind: 'name', value: port.portName };
   if (port.kind === 'outside' || !port.sourceDestCheck) part.element(objectNames.sourceAny, [name]);
   if (port.kind !== 'eni') return part.build();
   for (const address of port.addresses) {
-    const family = address.family;
     if (port.sourceDestCheck)
-      part.element(objectNames.sourceOk(family), [name, addressElement(address)]);
-    for (const groupId of port.groupIds) {
-      const index = BigInt(context.groupIndex(groupId));
-      part.element(objectNames.memberSet(family), [
-        addressElement(address),
-        { kind: 'interval', lo: index, hi: index },
-      ]);
-    }
+      part.element(objectNames.sourceOk(address.family), [name, addressElement(address)]);
   }
-  for (const direction of directions) {
-    const chainName = objectNames.portChain(port.portName, direction);
-    const counter = objectNames.dropCounter(port.portName, direction);
-    const jumps = port.groupIds
-      .filter((groupId) => context.hasGroup(groupId))
-      .map((groupId) => `jump ${objectNames.groupChain(groupId, direction)}`);
-    part.chains.push({ name: chainName, rules: [...jumps, `counter name "${counter}" drop`] });
-    part.counters.push(counter);
-    part.mapEntry(
-      direction === 'egress' ? objectNames.egressPorts : objectNames.ingressPorts,
-      port.portName,
-      chainName,
-    );
-  }
+  const groupIds = [...new Set(port.groupIds)].slice(0, maxGroupsPerPort);
+  groupIds.forEach((groupId, slot) => {
+    part.mapEntry(objectNames.slot(slot + 1), port.portName, String(context.groupIndex(groupId)));
+  });
+  part.mapEntry(objectNames.egressPorts, port.portName, chainNames.gate('egress', groupIds.length));
+  part.mapEntry(
+    objectNames.ingressPorts,
+    port.portName,
+    chainNames.gate('ingress', groupIds.length),
+  );
+  expandReferences(port, context, part);
   return part.build();
 }
 
+/** The gate chain for ports with `count` groups: each slot's lookups, then the drop counter. */
+function gateChain(direction: Direction, count: number): NftChain {
+  const verdict = direction === 'egress' ? `goto ${chainNames.ingress}` : 'accept';
+  const port = direction === 'egress' ? 'iifname' : 'oifname';
+  const rules: string[] = [];
+  for (let slot = 1; slot <= count; slot++) {
+    for (const family of families) {
+      for (const kind of kinds) {
+        for (const set of [
+          objectNames.cidrSet(direction, family, kind),
+          objectNames.referenceSet(direction, family, kind),
+        ]) {
+          rules.push(
+            `meta mark set ${port} map @${objectNames.slot(slot)} meta mark . ${lookupOf[kind][family]} . ${peerSelector[direction][family]} @${set} ${verdict}`,
+          );
+        }
+      }
+    }
+  }
+  rules.push(`update @${objectNames.drops(direction)} { ${port} } drop`);
+  return { name: chainNames.gate(direction, count), rules };
+}
+
 function fixedChains(): NftChain[] {
+  const gates = directions.flatMap((direction) =>
+    Array.from({ length: maxGroupsPerPort + 1 }, (_, count) => gateChain(direction, count)),
+  );
   return [
     {
       name: chainNames.forward,
@@ -329,42 +357,37 @@ function fixedChains(): NftChain[] {
       rules: [`iifname vmap @${objectNames.egressPorts}`, `goto ${chainNames.ingress}`],
     },
     { name: chainNames.ingress, rules: [`oifname vmap @${objectNames.ingressPorts}`, 'accept'] },
+    ...gates,
   ];
 }
 
-/** The frame every router has: base and stage chains, the spoof counter, empty shared sets and maps. */
+/** The frame every router has: all chains, the spoof counter, the shared sets and maps (empty). */
 export function routerFrame(table: string): NftRuleset {
   const sets = new Map<string, NftSet>();
-  const declare = (name: string, type: NftFieldType[], interval: boolean) => {
-    sets.set(name, { name, type, interval, elements: new Map() });
+  const declare = (name: string, type: NftFieldType[], interval: boolean, dynamic = false) => {
+    sets.set(name, { name, type, interval, elements: new Map(), ...(dynamic ? { dynamic } : {}) });
   };
   for (const direction of directions) {
     for (const family of families) {
       for (const kind of kinds) {
-        declare(
-          objectNames.cidrSet(direction, family, kind),
-          ['mark', ...trafficTypes[kind](family), addressType(family)],
-          true,
-        );
-        declare(
-          objectNames.referenceSet(direction, family, kind),
-          ['mark', ...trafficTypes[kind](family)],
-          true,
-        );
+        const type: NftFieldType[] = ['mark', ...trafficTypes[kind](family), addressType(family)];
+        declare(objectNames.cidrSet(direction, family, kind), type, true);
+        declare(objectNames.referenceSet(direction, family, kind), type, true);
       }
     }
+    declare(objectNames.drops(direction), ['ifname'], false, true);
   }
-  for (const family of families) {
-    declare(objectNames.memberSet(family), [addressType(family), 'mark'], false);
+  for (const family of families)
     declare(objectNames.sourceOk(family), ['ifname', addressType(family)], false);
-  }
   declare(objectNames.sourceAny, ['ifname'], false);
-  const maps = new Map<string, NftVerdictMap>(
-    [objectNames.egressPorts, objectNames.ingressPorts].map((name) => [
-      name,
-      { name, elements: new Map<string, string>() },
-    ]),
-  );
+  const maps = new Map<string, NftVerdictMap>();
+  for (const name of [objectNames.egressPorts, objectNames.ingressPorts]) {
+    maps.set(name, { name, value: 'verdict', elements: new Map() });
+  }
+  for (let slot = 1; slot <= maxGroupsPerPort; slot++) {
+    const name = objectNames.slot(slot);
+    maps.set(name, { name, value: 'mark', elements: new Map() });
+  }
   return {
     table,
     sets,
@@ -374,23 +397,29 @@ export function routerFrame(table: string): NftRuleset {
   };
 }
 
-/** Keys that need indices: every group anywhere, every (group, referenced) pair. */
-export function indexKeysOf(input: Pick<RouterInput, 'groups' | 'ports'>): {
-  groups: Set<string>;
-  pairs: Set<string>;
-} {
+/** Every group id anywhere in the input (each needs an index). */
+export function groupIdsOf(input: Pick<RouterInput, 'groups' | 'ports'>): Set<string> {
   const groups = new Set<string>();
-  const pairs = new Set<string>();
   for (const group of input.groups) {
     groups.add(group.groupId);
-    for (const rule of group.rules) {
-      if (rule.peer.kind !== 'group') continue;
-      groups.add(rule.peer.groupId);
-      pairs.add(pairKey(group.groupId, rule.peer.groupId, rule.direction));
-    }
+    for (const rule of group.rules) if (rule.peer.kind === 'group') groups.add(rule.peer.groupId);
   }
   for (const port of input.ports) for (const groupId of port.groupIds) groups.add(groupId);
-  return { groups, pairs };
+  return groups;
+}
+
+export interface MutableRuleset {
+  readonly table: string;
+  readonly sets: Map<
+    string,
+    Omit<NftSet, 'elements'> & { readonly elements: Map<string, NftElement> }
+  >;
+  readonly maps: Map<
+    string,
+    Omit<NftVerdictMap, 'elements'> & { readonly elements: Map<string, string> }
+  >;
+  readonly chains: Map<string, NftChain>;
+  readonly counters: Set<string>;
 }
 
 /** Adds a part's contributions to a mutable ruleset being assembled. */
@@ -405,7 +434,7 @@ export function addPart(ruleset: MutableRuleset, part: RulesetPart): void {
   for (const [mapName, entries] of part.mapEntries) {
     const map = ruleset.maps.get(mapName);
     if (!map) throw new RangeError(`no map ${mapName}`);
-    for (const [key, target] of entries) map.elements.set(key, target);
+    for (const [key, value] of entries) map.elements.set(key, value);
   }
 }
 
@@ -421,22 +450,6 @@ export function removePart(ruleset: MutableRuleset, part: RulesetPart): void {
     const map = ruleset.maps.get(mapName);
     for (const key of entries.keys()) map?.elements.delete(key);
   }
-}
-
-export interface MutableRuleset {
-  readonly table: string;
-  readonly sets: Map<
-    string,
-    {
-      readonly name: string;
-      readonly type: readonly NftFieldType[];
-      readonly interval: boolean;
-      readonly elements: Map<string, NftElement>;
-    }
-  >;
-  readonly maps: Map<string, { readonly name: string; readonly elements: Map<string, string> }>;
-  readonly chains: Map<string, NftChain>;
-  readonly counters: Set<string>;
 }
 
 /** A mutable copy of a frame (fresh maps and sets all the way down). */
@@ -457,23 +470,28 @@ export function mutableFrame(table: string): MutableRuleset {
 
 /** The whole desired ruleset of one router at once. Pure and deterministic. */
 export function compileRouterRuleset(input: RouterInput): NftRuleset {
-  const keys = indexKeysOf(input);
-  const groupIndex = assignIndices(keys.groups);
-  const pairIndex = assignIndices(keys.pairs);
-  const known = new Set(input.groups.map((group) => group.groupId));
-  const lookup = (indices: Map<string, number>, key: string) => {
-    const index = indices.get(key);
-    if (index === undefined) throw new RangeError(`no index for ${key}`);
-    return index;
-  };
+  const indices = assignIndices(groupIdsOf(input));
+  const groupParts = new Map<string, RulesetPart>();
   const context: CompileContext = {
     prefixLists: new Map((input.prefixLists ?? []).map((list) => [list.prefixListId, list])),
-    groupIndex: (groupId) => lookup(groupIndex, groupId),
-    pairIndex: (key) => lookup(pairIndex, key),
-    hasGroup: (groupId) => known.has(groupId),
+    groupIndex: (groupId) => {
+      const index = indices.get(groupId);
+      if (index === undefined) throw new RangeError(`no index for ${groupId}`);
+      return index;
+    },
+    *referencing(groupId) {
+      for (const [referrer, part] of groupParts) {
+        const traffic = part.references?.get(groupId);
+        if (traffic) yield [referrer, traffic];
+      }
+    },
   };
   const ruleset = mutableFrame(input.table);
-  for (const group of input.groups) addPart(ruleset, compileGroupPart(group, context));
+  for (const group of input.groups) {
+    const part = compileGroupPart(group, context);
+    groupParts.set(group.groupId, part);
+    addPart(ruleset, part);
+  }
   for (const port of input.ports) addPart(ruleset, compilePortPart(port, context));
   return ruleset;
 }

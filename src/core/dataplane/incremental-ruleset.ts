@@ -3,8 +3,9 @@
  * port recompiles that part alone and yields the nft commands for the difference, so a change
  * costs the same in a world of 5,000 ENIs as in a world of five (Felix's calc-graph idea, small).
  *
- * Indices (the `meta mark` of a group or a referencing pair) are allocated once per key and kept
- * for the life of the model, so recompiling one part never renumbers another.
+ * Indices (the `meta mark` of a group) are allocated once per group and kept for the life of the
+ * model, so recompiling one part never renumbers another. A port's part also holds its addresses
+ * in the rules of groups that reference its groups; when such rules change, those ports follow.
  */
 import { fnv1a32 } from '../hash.js';
 import type { SecurityGroup } from '../sg/security-group.js';
@@ -19,9 +20,17 @@ import {
   type MutableRuleset,
   type RouterPort,
   type RulesetPart,
+  type TrafficBoxes,
 } from './compile-ruleset.js';
-import { chainStateOf, renderElement } from './nft-plan.js';
+import { chainStateOf, renderElement, renderMapEntry } from './nft-plan.js';
 import type { NftChain, NftElement, NftRuleset } from './nft-ruleset.js';
+
+function serialize(value: unknown): string {
+  if (value === undefined) return '';
+  return JSON.stringify(value, (_key, item: unknown) =>
+    typeof item === 'bigint' ? item.toString() : item,
+  );
+}
 
 /** Hash-then-probe indices that never move once given. */
 class StableIndices {
@@ -58,7 +67,8 @@ export class IncrementalRuleset {
   readonly #dirtyGroups = new Set<string>();
   readonly #dirtyPorts = new Set<string>();
   readonly #groupIndices = new StableIndices();
-  readonly #pairIndices = new StableIndices();
+  /** Referenced group → groups whose rules reference it. */
+  readonly #referrers = new Map<string, Set<string>>();
   #prefixLists = new Map<string, PrefixList>();
   #pending: string[] = [];
   readonly #context: CompileContext;
@@ -69,8 +79,7 @@ export class IncrementalRuleset {
     this.#context = {
       prefixLists: this.#prefixLists,
       groupIndex: (groupId) => this.#groupIndices.of(groupId),
-      pairIndex: (key) => this.#pairIndices.of(key),
-      hasGroup: (groupId) => this.#groups.has(groupId),
+      referencing: (groupId) => this.#referencing(groupId),
     };
   }
 
@@ -83,9 +92,33 @@ export class IncrementalRuleset {
       if (this.#groups.get(group.groupId)?.group !== group) this.putGroup(group);
   }
 
+  *#referencing(groupId: string): Generator<[string, TrafficBoxes]> {
+    for (const referrer of this.#referrers.get(groupId) ?? []) {
+      const traffic = this.#groups.get(referrer)?.part?.references?.get(groupId);
+      if (traffic) yield [referrer, traffic];
+    }
+  }
+
+  /** Keeps the referrer index in step with a group's part, and marks the ports that depend on it. */
+  #updateReferences(
+    groupId: string,
+    before: RulesetPart | undefined,
+    after: RulesetPart | undefined,
+  ): void {
+    const old = before?.references ?? new Map<string, TrafficBoxes>();
+    const next = after?.references ?? new Map<string, TrafficBoxes>();
+    for (const referenced of new Set([...old.keys(), ...next.keys()])) {
+      if (serialize(old.get(referenced)) !== serialize(next.get(referenced)))
+        this.#markPortsOf(referenced);
+      const referrers = this.#referrers.get(referenced) ?? new Set<string>();
+      if (next.has(referenced)) referrers.add(groupId);
+      else referrers.delete(groupId);
+      this.#referrers.set(referenced, referrers);
+    }
+  }
+
   putGroup(group: SecurityGroup): void {
     const existing = this.#groups.get(group.groupId);
-    if (!existing) this.#markPortsOf(group.groupId);
     // Removed and put back before the commands were written: a replacement, not a new part.
     const part = existing?.part ?? this.#takeRemoved(`g:${group.groupId}`);
     this.#groups.set(group.groupId, { group, ...(part ? { part } : {}) });
@@ -102,9 +135,9 @@ export class IncrementalRuleset {
     const existing = this.#groups.get(groupId);
     if (!existing) return;
     if (existing.part) this.#removedParts.set(`g:${groupId}`, existing.part);
+    this.#updateReferences(groupId, existing.part, undefined);
     this.#groups.delete(groupId);
     this.#dirtyGroups.delete(groupId);
-    this.#markPortsOf(groupId);
   }
 
   setPrefixLists(prefixLists: readonly PrefixList[]): void {
@@ -174,6 +207,7 @@ export class IncrementalRuleset {
       const entry = this.#groups.get(groupId);
       if (!entry) continue;
       const part = compileGroupPart(entry.group, this.#context);
+      this.#updateReferences(groupId, entry.part, part);
       this.#replace(entry.part, part, lines);
       entry.part = part;
     }
@@ -290,10 +324,11 @@ export class IncrementalRuleset {
         lines.rewrite.unshift(
           `delete element inet ${this.#table} ${mapName} { ${gone.map((key) => JSON.stringify(key)).join(', ')} }`,
         );
-      if (added.length > 0)
-        lines.rewrite.push(
-          `add element inet ${this.#table} ${mapName} { ${added.map(([key, target]) => `${JSON.stringify(key)} : goto ${target}`).join(', ')} }`,
-        );
+      const map = this.#desired.maps.get(mapName);
+      if (added.length > 0 && map) {
+        const entries = added.map(([key, value]) => renderMapEntry(map, key, value)).join(', ');
+        lines.rewrite.push(`add element inet ${this.#table} ${mapName} { ${entries} }`);
+      }
     }
   }
 }

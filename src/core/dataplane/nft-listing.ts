@@ -80,8 +80,13 @@ function readMap(map: Json): NftVerdictMap | undefined {
   const elements = new Map<string, string>();
   for (const raw of Array.isArray(map.elem) ? (map.elem as unknown[]) : []) {
     if (!Array.isArray(raw)) continue;
-    const [key, verdict] = raw as [unknown, unknown];
-    const target = isObject(verdict) && isObject(verdict.goto) ? verdict.goto.target : undefined;
+    const [key, value] = raw as [unknown, unknown];
+    const target =
+      isObject(value) && isObject(value.goto)
+        ? value.goto.target
+        : typeof value === 'number'
+          ? String(value)
+          : undefined;
     if (typeof key === 'string' && typeof target === 'string') elements.set(key, target);
   }
   return { name: map.name, elements };

@@ -99,6 +99,7 @@ export function renderElement(set: Pick<NftSet, 'type' | 'interval'>, element: N
 }
 
 function setDeclaration(set: NftSet): string {
+  if (set.dynamic) return `{ type ${set.type.join(' . ')}; flags dynamic; counter; }`;
   const flags = set.interval ? ' flags interval;' : '';
   return `{ type ${set.type.join(' . ')};${flags} }`;
 }
@@ -122,8 +123,18 @@ function elementCommands(
   return lines;
 }
 
-function mapEntries(entries: readonly [string, string][]): string {
-  return entries.map(([key, target]) => `${JSON.stringify(key)} : goto ${target}`).join(', ');
+export function renderMapEntry(
+  map: Pick<NftVerdictMap, 'value'>,
+  key: string,
+  value: string,
+): string {
+  return map.value === 'mark'
+    ? `${JSON.stringify(key)} : ${value}`
+    : `${JSON.stringify(key)} : goto ${value}`;
+}
+
+function mapEntries(map: NftVerdictMap, entries: readonly [string, string][]): string {
+  return entries.map(([key, value]) => renderMapEntry(map, key, value)).join(', ');
 }
 
 function emptyState(table: string): RulesetState {
@@ -162,6 +173,7 @@ function planSets(table: string, have: RulesetState, desired: NftRuleset, parts:
       parts.update.push(...elementCommands('add', table, set, [...set.elements.values()]));
       continue;
     }
+    if (set.dynamic) continue;
     const stale = [...existing.elements]
       .filter(([key]) => !set.elements.has(key))
       .map(([, element]) => element);
@@ -179,7 +191,9 @@ function planMaps(table: string, have: RulesetState, desired: NftRuleset, parts:
   for (const map of desired.maps.values()) {
     const existing = have.maps.get(map.name);
     if (!existing)
-      parts.create.push(`add map inet ${table} ${map.name} { type ifname : verdict; }`);
+      parts.create.push(
+        `add map inet ${table} ${map.name} { type ifname : ${map.value ?? 'verdict'}; }`,
+      );
     const old = existing?.elements ?? new Map<string, string>();
     const stale = [...old.keys()].filter((key) => map.elements.get(key) !== old.get(key));
     const fresh = [...map.elements].filter(([key, target]) => old.get(key) !== target);
@@ -189,7 +203,7 @@ function planMaps(table: string, have: RulesetState, desired: NftRuleset, parts:
       );
     }
     if (fresh.length > 0)
-      parts.update.push(`add element inet ${table} ${map.name} { ${mapEntries(fresh)} }`);
+      parts.update.push(`add element inet ${table} ${map.name} { ${mapEntries(map, fresh)} }`);
   }
 }
 

@@ -31,12 +31,18 @@ export interface NftSet {
   readonly interval: boolean;
   /** Elements by canonical key (`elementKey`). */
   readonly elements: ReadonlyMap<string, NftElement>;
+  /** Filled by the packet path (with a counter per element); never planned element by element. */
+  readonly dynamic?: boolean;
 }
 
-/** An `ifname : verdict` map (dispatch to per-interface chains). */
+/**
+ * A map keyed by interface name: `verdict` maps dispatch (`goto <chain>`), `mark` maps hand a
+ * number to `meta mark set ... map`.
+ */
 export interface NftVerdictMap {
   readonly name: string;
-  /** Interface name → target chain of a `goto`. */
+  readonly value?: 'verdict' | 'mark';
+  /** Interface name → target chain (verdict maps) or number (mark maps). */
   readonly elements: ReadonlyMap<string, string>;
 }
 

@@ -19,7 +19,7 @@ import {
   setSysctls,
   vethInPlaceLine,
 } from '../../../adapters/netns/netns.js';
-import { listNftTable, readNftCounters } from '../../../adapters/nft/nft.js';
+import { listNftTable, readNftCounters, readNftSetCounters } from '../../../adapters/nft/nft.js';
 import { NftSession } from '../../../adapters/nft/nft-session.js';
 import { objectNames, type RouterPort } from '../../../core/dataplane/compile-ruleset.js';
 import { IncrementalRuleset } from '../../../core/dataplane/incremental-ruleset.js';
@@ -311,12 +311,22 @@ export class VpcRouter {
     byInterface: Map<string, { egress: number; ingress: number }>;
   }> {
     const counters = await readNftCounters(this.namespace, routerTable);
+    const egress = await readNftSetCounters(
+      this.namespace,
+      routerTable,
+      objectNames.drops('egress'),
+    );
+    const ingress = await readNftSetCounters(
+      this.namespace,
+      routerTable,
+      objectNames.drops('ingress'),
+    );
     const byInterface = new Map<string, { egress: number; ingress: number }>();
     for (const [eniId, port] of this.#ports) {
       if (port.kind !== 'eni') continue;
       byInterface.set(eniId, {
-        egress: counters.get(objectNames.dropCounter(port.portName, 'egress'))?.packets ?? 0,
-        ingress: counters.get(objectNames.dropCounter(port.portName, 'ingress'))?.packets ?? 0,
+        egress: egress.get(port.portName) ?? 0,
+        ingress: ingress.get(port.portName) ?? 0,
       });
     }
     return { spoofed: counters.get(objectNames.spoofCounter)?.packets ?? 0, byInterface };
