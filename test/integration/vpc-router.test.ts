@@ -197,7 +197,7 @@ describe.skipIf(!isRoot)('VPC router under change', () => {
     const plan = await again.pendingPlan();
     expect(plan.trim().split('\n')).toEqual([
       expect.stringMatching(
-        /^add element inet sgpods cidr_i_4p \{ \d+ \. 17 \. 53 \. 10\.0\.0\.0\/16 \}$/,
+        /^add element inet sgpods cidr_i_4p_\d+ \{ \d+ \. 17 \. 53 \. 10\.0\.0\.0\/16 \}$/,
       ),
     ]);
     await again.resync();

@@ -7,7 +7,8 @@
  *      (`iifname . saddr` sets), unless its ENI has SourceDestCheck=false.
  *   3. Egress gate: `iifname vmap` → the fixed chain `egress_<k>` for a port with k groups,
  *      which tries each of the port's groups in turn (slot j: `meta mark set iifname map
- *      @slot_<j>` puts the j-th group's index in the mark, then the lookups); a match does
+ *      @slot_<j>` puts the j-th group's index in the mark, then jumps to the lookups of the
+ *      group's shard); a match does
  *      `goto sg_ingress`, so an egress accept can never skip ingress. No match: the port's drop
  *      counter (an element of the dynamic set `drops_o`). A port that is no ENI skips this gate.
  *   4. Ingress gate: the same with `oifname`, `ingress_<k>` and `accept`. A destination that is
@@ -18,9 +19,10 @@
  * protocol . port (p), ICMP type . code (i), or protocol alone (a, also `-1` as 0-255). A rule
  * referencing group Y becomes, for every address of every ENI carrying Y, elements of
  * `refs_<o|i>_<4|6><p|i|a>` = group index . traffic . that address; membership changes add and
- * remove those elements. No chain depends on the world: the table holds 37 chains whatever the
- * number of groups and ENIs, so a transaction costs a millisecond or two instead of a cache
+ * remove those elements. No chain depends on the world: the table holds 69 chains whatever the
+ * number of groups and ENIs, so a transaction costs a few milliseconds instead of a cache
  * refresh of thousands of chains (measured: 15,000 chains cost nft 20-70 ms per transaction).
+ * The rule sets are sharded by group index and each slot jumps to its shard's lookups.
  */
 import type { Cidr, IpAddress } from '../net/ip-address.js';
 import { hasPorts, isIcmp, protocolNumbers } from '../sg/protocol.js';
@@ -65,6 +67,13 @@ type SetKind = 'p' | 'i' | 'a';
 /** EC2's hard limit of security groups per network interface: one slot each. */
 export const maxGroupsPerPort = 16;
 
+/**
+ * Rule sets are split in 16 shards by group index (`index & 0xf`): nft reads a whole interval
+ * set back before deleting from it, so smaller sets keep deletions cheap.
+ */
+export const shardCount = 16;
+const shardOf = (index: number) => index & (shardCount - 1);
+
 const full = (bits: number): Interval => ({ lo: 0n, hi: (1n << BigInt(bits)) - 1n });
 const exact = (value: number | bigint): Interval => ({ lo: BigInt(value), hi: BigInt(value) });
 const allProtocols = full(8);
@@ -75,6 +84,8 @@ export const chainNames = {
   egress: 'sg_egress',
   ingress: 'sg_ingress',
   gate: (direction: Direction, groupCount: number) => `${direction}_${groupCount}`,
+  lookup: (direction: Direction, shard: number) =>
+    `lookup_${direction === 'egress' ? 'o' : 'i'}_${shard}`,
 } as const;
 
 const directionTag = (direction: Direction) => (direction === 'egress' ? 'o' : 'i');
@@ -87,10 +98,11 @@ export const objectNames = {
   sourceAny: 'src_any',
   spoofCounter: 'spoofed',
   drops: (direction: Direction) => `drops_${directionTag(direction)}`,
-  cidrSet: (direction: Direction, family: Family, kind: SetKind) =>
-    `cidr_${directionTag(direction)}_${family}${kind}`,
-  referenceSet: (direction: Direction, family: Family, kind: SetKind) =>
-    `refs_${directionTag(direction)}_${family}${kind}`,
+  shards: (direction: Direction) => `shards_${directionTag(direction)}`,
+  cidrSet: (direction: Direction, family: Family, kind: SetKind, shard: number) =>
+    `cidr_${directionTag(direction)}_${family}${kind}_${shard}`,
+  referenceSet: (direction: Direction, family: Family, kind: SetKind, shard: number) =>
+    `refs_${directionTag(direction)}_${family}${kind}_${shard}`,
 } as const;
 
 const addressType = (family: Family): NftFieldType => (family === 4 ? 'ipv4_addr' : 'ipv6_addr');
@@ -247,7 +259,11 @@ export function compileGroupPart(group: SecurityGroup, context: CompileContext):
       for (const kind of kinds) {
         const boxes = cidrBoxes[direction][family][kind];
         if (boxes.length > 0)
-          part.boxes(objectNames.cidrSet(direction, family, kind), groupIndex, boxes);
+          part.boxes(
+            objectNames.cidrSet(direction, family, kind, shardOf(groupIndex)),
+            groupIndex,
+            boxes,
+          );
       }
     }
   }
@@ -282,7 +298,11 @@ function expandReferences(port: RouterPort, context: CompileContext, part: PartB
         for (const kind of kinds) {
           const boxes = traffic[direction][address.family][kind].map((fields) => [...fields, peer]);
           if (boxes.length > 0)
-            part.boxes(objectNames.referenceSet(direction, address.family, kind), index, boxes);
+            part.boxes(
+              objectNames.referenceSet(direction, address.family, kind, shardOf(index)),
+              index,
+              boxes,
+            );
         }
       }
     }
@@ -313,33 +333,47 @@ export function compilePortPart(port: RouterPort, context: CompileContext): Rule
   return part.build();
 }
 
-/** The gate chain for ports with `count` groups: each slot's lookups, then the drop counter. */
+/**
+ * The gate chain for ports with `count` groups: for each slot, the group's index into the mark,
+ * then a jump to the lookups of its shard (which end the packet's evaluation on a match, or
+ * return); after the last slot, the port's drop counter.
+ */
 function gateChain(direction: Direction, count: number): NftChain {
-  const verdict = direction === 'egress' ? `goto ${chainNames.ingress}` : 'accept';
   const port = direction === 'egress' ? 'iifname' : 'oifname';
   const rules: string[] = [];
   for (let slot = 1; slot <= count; slot++) {
-    for (const family of families) {
-      for (const kind of kinds) {
-        for (const set of [
-          objectNames.cidrSet(direction, family, kind),
-          objectNames.referenceSet(direction, family, kind),
-        ]) {
-          rules.push(
-            `meta mark set ${port} map @${objectNames.slot(slot)} meta mark . ${lookupOf[kind][family]} . ${peerSelector[direction][family]} @${set} ${verdict}`,
-          );
-        }
-      }
-    }
+    rules.push(
+      `meta mark set ${port} map @${objectNames.slot(slot)} meta mark and ${shardCount - 1} vmap @${objectNames.shards(direction)}`,
+    );
   }
   rules.push(`update @${objectNames.drops(direction)} { ${port} } drop`);
   return { name: chainNames.gate(direction, count), rules };
 }
 
+/** The lookups of one shard: the group's CIDR rules and its expanded references. */
+function lookupChain(direction: Direction, shard: number): NftChain {
+  const verdict = direction === 'egress' ? `goto ${chainNames.ingress}` : 'accept';
+  const rules: string[] = [];
+  for (const family of families) {
+    for (const kind of kinds) {
+      for (const set of [
+        objectNames.cidrSet(direction, family, kind, shard),
+        objectNames.referenceSet(direction, family, kind, shard),
+      ]) {
+        rules.push(
+          `meta mark . ${lookupOf[kind][family]} . ${peerSelector[direction][family]} @${set} ${verdict}`,
+        );
+      }
+    }
+  }
+  return { name: chainNames.lookup(direction, shard), rules };
+}
+
 function fixedChains(): NftChain[] {
-  const gates = directions.flatMap((direction) =>
-    Array.from({ length: maxGroupsPerPort + 1 }, (_, count) => gateChain(direction, count)),
-  );
+  const gates = directions.flatMap((direction) => [
+    ...Array.from({ length: maxGroupsPerPort + 1 }, (_, count) => gateChain(direction, count)),
+    ...Array.from({ length: shardCount }, (_, shard) => lookupChain(direction, shard)),
+  ]);
   return [
     {
       name: chainNames.forward,
@@ -371,8 +405,10 @@ export function routerFrame(table: string): NftRuleset {
     for (const family of families) {
       for (const kind of kinds) {
         const type: NftFieldType[] = ['mark', ...trafficTypes[kind](family), addressType(family)];
-        declare(objectNames.cidrSet(direction, family, kind), type, true);
-        declare(objectNames.referenceSet(direction, family, kind), type, true);
+        for (let shard = 0; shard < shardCount; shard++) {
+          declare(objectNames.cidrSet(direction, family, kind, shard), type, true);
+          declare(objectNames.referenceSet(direction, family, kind, shard), type, true);
+        }
       }
     }
     declare(objectNames.drops(direction), ['ifname'], false, true);
@@ -387,6 +423,16 @@ export function routerFrame(table: string): NftRuleset {
   for (let slot = 1; slot <= maxGroupsPerPort; slot++) {
     const name = objectNames.slot(slot);
     maps.set(name, { name, value: 'mark', elements: new Map() });
+  }
+  for (const direction of directions) {
+    const name = objectNames.shards(direction);
+    const elements = new Map(
+      Array.from({ length: shardCount }, (_, shard) => [
+        String(shard),
+        chainNames.lookup(direction, shard),
+      ]),
+    );
+    maps.set(name, { name, key: 'mark', value: 'jump', elements });
   }
   return {
     table,

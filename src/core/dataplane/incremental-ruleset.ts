@@ -22,7 +22,7 @@ import {
   type RulesetPart,
   type TrafficBoxes,
 } from './compile-ruleset.js';
-import { chainStateOf, renderElement, renderMapEntry } from './nft-plan.js';
+import { chainStateOf, renderElement, renderMapEntry, renderMapKey } from './nft-plan.js';
 import type { NftChain, NftElement, NftRuleset } from './nft-ruleset.js';
 
 function serialize(value: unknown): string {
@@ -319,12 +319,12 @@ export class IncrementalRuleset {
       const next = after?.mapEntries.get(mapName) ?? new Map<string, string>();
       const gone = [...old.keys()].filter((key) => next.get(key) !== old.get(key));
       const added = [...next].filter(([key, target]) => old.get(key) !== target);
+      const map = this.#desired.maps.get(mapName);
       // Map entries point at chains: removed after their chains' rewrites, added after creation.
       if (gone.length > 0)
         lines.rewrite.unshift(
-          `delete element inet ${this.#table} ${mapName} { ${gone.map((key) => JSON.stringify(key)).join(', ')} }`,
+          `delete element inet ${this.#table} ${mapName} { ${gone.map((key) => (map ? renderMapKey(map, key) : JSON.stringify(key))).join(', ')} }`,
         );
-      const map = this.#desired.maps.get(mapName);
       if (added.length > 0 && map) {
         const entries = added.map(([key, value]) => renderMapEntry(map, key, value)).join(', ');
         lines.rewrite.push(`add element inet ${this.#table} ${mapName} { ${entries} }`);

@@ -81,13 +81,14 @@ function readMap(map: Json): NftVerdictMap | undefined {
   for (const raw of Array.isArray(map.elem) ? (map.elem as unknown[]) : []) {
     if (!Array.isArray(raw)) continue;
     const [key, value] = raw as [unknown, unknown];
-    const target =
-      isObject(value) && isObject(value.goto)
-        ? value.goto.target
-        : typeof value === 'number'
-          ? String(value)
-          : undefined;
-    if (typeof key === 'string' && typeof target === 'string') elements.set(key, target);
+    const verdict = isObject(value) ? (value.goto ?? value.jump) : undefined;
+    const target = isObject(verdict)
+      ? verdict.target
+      : typeof value === 'number'
+        ? String(value)
+        : undefined;
+    const name = typeof key === 'number' ? String(key) : key;
+    if (typeof name === 'string' && typeof target === 'string') elements.set(name, target);
   }
   return { name: map.name, elements };
 }

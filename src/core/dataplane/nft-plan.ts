@@ -123,14 +123,22 @@ function elementCommands(
   return lines;
 }
 
+export function renderMapKey(map: Pick<NftVerdictMap, 'key'>, key: string): string {
+  return map.key === 'mark' ? key : JSON.stringify(key);
+}
+
 export function renderMapEntry(
-  map: Pick<NftVerdictMap, 'value'>,
+  map: Pick<NftVerdictMap, 'key' | 'value'>,
   key: string,
   value: string,
 ): string {
-  return map.value === 'mark'
-    ? `${JSON.stringify(key)} : ${value}`
-    : `${JSON.stringify(key)} : goto ${value}`;
+  const target =
+    map.value === 'mark' ? value : `${map.value === 'jump' ? 'jump' : 'goto'} ${value}`;
+  return `${renderMapKey(map, key)} : ${target}`;
+}
+
+export function mapDeclaration(map: Pick<NftVerdictMap, 'key' | 'value'>): string {
+  return `{ type ${map.key ?? 'ifname'} : ${map.value === 'mark' ? 'mark' : 'verdict'}; }`;
 }
 
 function mapEntries(map: NftVerdictMap, entries: readonly [string, string][]): string {
@@ -190,16 +198,13 @@ function planSets(table: string, have: RulesetState, desired: NftRuleset, parts:
 function planMaps(table: string, have: RulesetState, desired: NftRuleset, parts: PlanParts): void {
   for (const map of desired.maps.values()) {
     const existing = have.maps.get(map.name);
-    if (!existing)
-      parts.create.push(
-        `add map inet ${table} ${map.name} { type ifname : ${map.value ?? 'verdict'}; }`,
-      );
+    if (!existing) parts.create.push(`add map inet ${table} ${map.name} ${mapDeclaration(map)}`);
     const old = existing?.elements ?? new Map<string, string>();
     const stale = [...old.keys()].filter((key) => map.elements.get(key) !== old.get(key));
     const fresh = [...map.elements].filter(([key, target]) => old.get(key) !== target);
     if (stale.length > 0) {
       parts.update.push(
-        `delete element inet ${table} ${map.name} { ${stale.map((key) => JSON.stringify(key)).join(', ')} }`,
+        `delete element inet ${table} ${map.name} { ${stale.map((key) => renderMapKey(map, key)).join(', ')} }`,
       );
     }
     if (fresh.length > 0)

@@ -41,8 +41,11 @@ export interface NftSet {
  */
 export interface NftVerdictMap {
   readonly name: string;
-  readonly value?: 'verdict' | 'mark';
-  /** Interface name → target chain (verdict maps) or number (mark maps). */
+  /** Key type: interface names (default) or marks. */
+  readonly key?: 'ifname' | 'mark';
+  /** `verdict`: `goto <chain>` (default); `jump`: `jump <chain>`; `mark`: a number. */
+  readonly value?: 'verdict' | 'jump' | 'mark';
+  /** Key → target chain (verdict, jump) or number (mark). */
   readonly elements: ReadonlyMap<string, string>;
 }
 
