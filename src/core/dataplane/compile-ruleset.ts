@@ -350,11 +350,15 @@ function gateChain(direction: Direction, count: number): NftChain {
   return { name: chainNames.gate(direction, count), rules };
 }
 
-/** The lookups of one shard: the group's CIDR rules and its expanded references. */
+/**
+ * The lookups of one shard: the group's CIDR rules and its expanded references, IPv4 first; an
+ * IPv4 packet returns before the IPv6 lookups (new flows pay for their own family only).
+ */
 function lookupChain(direction: Direction, shard: number): NftChain {
   const verdict = direction === 'egress' ? `goto ${chainNames.ingress}` : 'accept';
   const rules: string[] = [];
   for (const family of families) {
+    if (family === 6) rules.push('meta nfproto ipv4 return');
     for (const kind of kinds) {
       for (const set of [
         objectNames.cidrSet(direction, family, kind, shard),
