@@ -164,18 +164,23 @@ export class VpcRouter {
     this.#model.setPort(routerPortOf(id, port));
   }
 
+  /** The veth pair of a port (created in place, unless it exists) with proxy ARP on its router end. */
+  async #createPort(portName: string, hostInterface: string, hostNamespace: string): Promise<void> {
+    if (!(await linkNames(this.namespace)).includes(portName)) {
+      await ipBatch(undefined, [
+        vethInPlaceLine(portName, this.namespace, hostInterface, hostNamespace),
+      ]);
+    }
+    await setSysctls(this.namespace, proxyArpOn(portName));
+  }
+
   /** Plugs an ENI in: the veth pair, addresses, routes; then its rules (fail-closed until then). */
   async attachInterface(spec: AttachInterface): Promise<string> {
     const portName = this.portNameOf(spec.networkInterfaceId);
     const gateway = nthAddress(spec.subnet, 1).text;
     const v4 = spec.addresses.filter((address) => address.family === 4);
     const v6 = spec.addresses.filter((address) => address.family === 6);
-    if (!(await linkNames(this.namespace)).includes(portName)) {
-      await ipBatch(undefined, [
-        vethInPlaceLine(portName, this.namespace, spec.hostInterface, spec.hostNamespace),
-      ]);
-    }
-    await setSysctls(this.namespace, proxyArpOn(portName));
+    await this.#createPort(portName, spec.hostInterface, spec.hostNamespace);
     await ipBatch(this.namespace, [
       `link set ${portName} up`,
       ...(v4.length > 0 ? [`addr replace ${gateway}/32 dev ${portName} noprefixroute`] : []),
@@ -209,12 +214,7 @@ export class VpcRouter {
   async attachOutside(spec: AttachOutside): Promise<string> {
     const key = `outside:${spec.name}`;
     const portName = this.portNameOf(key);
-    if (!(await linkNames(this.namespace)).includes(portName)) {
-      await ipBatch(undefined, [
-        vethInPlaceLine(portName, this.namespace, spec.hostInterface, spec.hostNamespace),
-      ]);
-    }
-    await setSysctls(this.namespace, proxyArpOn(portName));
+    await this.#createPort(portName, spec.hostInterface, spec.hostNamespace);
     await ipBatch(this.namespace, [
       `link set ${portName} up`,
       `addr replace ${outsideGateway}/32 dev ${portName} noprefixroute`,
