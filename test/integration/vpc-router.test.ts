@@ -136,6 +136,30 @@ describe.skipIf(!isRoot)('VPC router under change', () => {
     ).toBe(true);
   });
 
+  it('admits an ICMP error related to a tracked flow without any ICMP ingress rule', async () => {
+    // The database admits udp/9999 but nothing listens there: its kernel answers "port
+    // unreachable". The client's groups admit no ICMP; the error is related to its UDP flow.
+    fixture.router.putGroup(
+      group(DB, [
+        ['ingress', { protocol: 'udp', fromPort: 9999, toPort: 9999, cidrIpv4: '10.0.0.0/16' }],
+      ]),
+    );
+    await fixture.router.flush();
+    const client = fixture.host('client').probe;
+    await client.request('listen', { proto: '1', family: 4 });
+    const token = 'icmp-related-ok_';
+    await client.request('udp', {
+      src: '10.0.1.1',
+      dst: '10.0.9.9',
+      port: 9999,
+      timeout: 0.2,
+      token,
+    });
+    const seen = () =>
+      eventually(async () => (await client.request('seen', { token })).seen === true, 5000);
+    expect(await seen()).toBe(true);
+  });
+
   it('detaching an ENI removes its port, its rules and its membership', async () => {
     const { eniId } = fixture.host('client');
     const portName = fixture.router.portNameOf(eniId);
