@@ -103,8 +103,6 @@ async function main(argv: readonly string[]): Promise<ExitCode> {
   const program = buildProgram();
   try {
     await program.parseAsync([...argv]);
-    const options = program.opts<GlobalOptions>();
-    resolveHome(options.home);
     return (process.exitCode as ExitCode | undefined) ?? exitCodes.success;
   } catch (error) {
     if (error instanceof CommanderError) {

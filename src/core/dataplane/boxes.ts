@@ -54,10 +54,6 @@ export function disjointBoxes(boxes: readonly Box[]): Box[] {
   return result;
 }
 
-export function boxKey(box: Box): string {
-  return box.map((field) => `${field.lo}-${field.hi}`).join(' . ');
-}
-
 export function boxContains(box: Box, point: readonly bigint[]): boolean {
   return box.every((field, i) => {
     const value = point[i];

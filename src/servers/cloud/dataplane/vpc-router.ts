@@ -10,7 +10,6 @@
  * transaction, and each transaction changes only what differs from what was applied. After a
  * failed transaction, or on `open`, the applied state is read back from the kernel (resync).
  */
-import { runCommand } from '../../../adapters/exec/run-command.js';
 import {
   addNamespace,
   deleteNamespace,
@@ -387,12 +386,4 @@ function hostLines(spec: AttachInterface, gateway: string): string[] {
     if (hasV6) lines.push(`route replace ::/0 via ${ipv6Gateway} dev ${device} table ${routing}`);
   }
   return lines;
-}
-
-/** Runs a command inside a namespace (tests and tools). */
-export function inNamespace(
-  namespace: string,
-  argv: readonly string[],
-): Promise<{ stdout: string; stderr: string }> {
-  return runCommand(['ip', 'netns', 'exec', namespace, ...argv]);
 }
