@@ -8,6 +8,8 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { parseCidr, parseIpAddress } from '../../src/core/net/ip-address.js';
 import { normalizeRule, type RuleSpec } from '../../src/core/sg/rule.js';
 import { newGroupRules, type SecurityGroup } from '../../src/core/sg/security-group.js';
+import { applyNftScript } from '../../src/adapters/nft/nft.js';
+import { CommandError } from '../../src/core/errors.js';
 import { VpcRouter } from '../../src/servers/cloud/dataplane/vpc-router.js';
 import { createTestHome, isRoot, type TestHome } from '../support/test-home.js';
 
@@ -119,6 +121,16 @@ describe.skipIf(!isRoot)('incremental router transactions on the kernel', () => 
       await router.flush();
       expect(await router.pendingPlan(), `after ${JSON.stringify(burst)}`).toBe('');
     }
+  });
+
+  it('after a failed transaction, the next flush reads the kernel back and converges', async () => {
+    // Someone removes the table under the router: the next incremental delta cannot apply.
+    await applyNftScript(router.namespace, 'delete table inet sgpods\n');
+    router.setInterfaceGroups(eniIds[0]!, [groupIds[3]!]);
+    await expect(router.flush()).rejects.toThrow(CommandError);
+    // Nothing changed since; the next flush is a full resync from what the kernel holds (nothing).
+    await router.flush();
+    expect(await router.pendingPlan()).toBe('');
   });
 
   it('coalesces a burst of concurrent changes into one transaction', async () => {
