@@ -1,0 +1,67 @@
+/**
+ * The parameters of an AWS query-protocol request (`Action=…&Version=…&Name.1=…`), decoded with
+ * URLSearchParams (the CLI sends `+` for spaces, the SDK `%20`), with the list and filter shapes
+ * EC2 uses: `ZoneName.1`, `Filter.1.Name`, `Filter.1.Value.1`.
+ */
+import { Ec2RequestError } from '../../../core/errors.js';
+
+export interface Filter {
+  readonly name: string;
+  readonly values: readonly string[];
+}
+
+export class QueryParams {
+  readonly #values: ReadonlyMap<string, string>;
+
+  constructor(body: string) {
+    this.#values = new Map(new URLSearchParams(body));
+  }
+
+  get(name: string): string | undefined {
+    return this.#values.get(name);
+  }
+
+  /** `Name.1`, `Name.2`, … in index order (gaps end the list, as in EC2). */
+  list(prefix: string): string[] {
+    const items: string[] = [];
+    for (let index = 1; ; index++) {
+      const value = this.#values.get(`${prefix}.${index}`);
+      if (value === undefined) return items;
+      items.push(value);
+    }
+  }
+
+  filters(): Filter[] {
+    const filters: Filter[] = [];
+    for (let index = 1; ; index++) {
+      const name = this.#values.get(`Filter.${index}.Name`);
+      if (name === undefined) return filters;
+      filters.push({ name, values: this.list(`Filter.${index}.Value`) });
+    }
+  }
+
+  /** An integer parameter, or the EC2 error for a malformed one. */
+  integer(name: string): number | undefined {
+    const value = this.#values.get(name);
+    if (value === undefined) return undefined;
+    if (!/^-?\d+$/.test(value)) {
+      throw new Ec2RequestError('InvalidParameterValue', `Invalid value '${value}' for ${name}`);
+    }
+    return Number(value);
+  }
+}
+
+/** EC2 filter values: `*` matches any run of characters, `?` one character. */
+export function filterMatches(filter: Filter, value: string | undefined): boolean {
+  if (value === undefined) return false;
+  return filter.values.some((pattern) => {
+    const regex = new RegExp(
+      `^${pattern
+        .replace(/[.+^${}()|[\]\\]/g, '\\$&')
+        .replace(/\*/g, '.*')
+        .replace(/\?/g, '.')}$`,
+      's',
+    );
+    return regex.test(value);
+  });
+}
