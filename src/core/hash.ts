@@ -26,18 +26,29 @@ export function contentHash(text: string): string {
 }
 
 /**
- * Distinct 31-bit numbers for a set of keys: each key's hash, or the next free number when two
- * keys collide (keys are placed in sorted order, so the result depends only on the key set).
- * Stable across restarts; a collision moves only the colliding keys.
+ * Distinct 31-bit numbers for keys: each key's hash, or the next free number when two keys
+ * collide. A number, once given, never moves while the allocator lives.
+ */
+export class StableIndices {
+  readonly #indices = new Map<string, number>();
+  readonly #taken = new Set<number>();
+
+  of(key: string): number {
+    const known = this.#indices.get(key);
+    if (known !== undefined) return known;
+    let index = fnv1a32(key) >>> 1 || 1;
+    while (this.#taken.has(index)) index = (index + 1) & 0x7fffffff || 1;
+    this.#taken.add(index);
+    this.#indices.set(key, index);
+    return index;
+  }
+}
+
+/**
+ * Indices for a whole key set, placed in sorted order, so the result depends only on the set
+ * (a collision moves only the colliding keys).
  */
 export function assignIndices(keys: Iterable<string>): Map<string, number> {
-  const taken = new Set<number>();
-  const indices = new Map<string, number>();
-  for (const key of [...new Set(keys)].sort()) {
-    let index = fnv1a32(key) >>> 1 || 1;
-    while (taken.has(index)) index = (index + 1) & 0x7fffffff || 1;
-    taken.add(index);
-    indices.set(key, index);
-  }
-  return indices;
+  const allocator = new StableIndices();
+  return new Map([...new Set(keys)].sort().map((key) => [key, allocator.of(key)]));
 }

@@ -7,7 +7,7 @@
  * model, so recompiling one part never renumbers another. A port's part also holds its addresses
  * in the rules of groups that reference its groups; when such rules change, those ports follow.
  */
-import { fnv1a32 } from '../hash.js';
+import { StableIndices } from '../hash.js';
 import type { SecurityGroup } from '../sg/security-group.js';
 import type { PrefixList } from '../sg/world.js';
 import {
@@ -30,22 +30,6 @@ function serialize(value: unknown): string {
   return JSON.stringify(value, (_key, item: unknown) =>
     typeof item === 'bigint' ? item.toString() : item,
   );
-}
-
-/** Hash-then-probe indices that never move once given. */
-class StableIndices {
-  readonly #indices = new Map<string, number>();
-  readonly #taken = new Set<number>();
-
-  of(key: string): number {
-    const known = this.#indices.get(key);
-    if (known !== undefined) return known;
-    let index = fnv1a32(key) >>> 1 || 1;
-    while (this.#taken.has(index)) index = (index + 1) & 0x7fffffff || 1;
-    this.#taken.add(index);
-    this.#indices.set(key, index);
-    return index;
-  }
 }
 
 interface DeltaLines {

@@ -7,8 +7,7 @@
  * Each rule carries its chain's content hash as a comment, so a chain read back from the kernel
  * is known to be current without parsing its rules.
  */
-import type { IpFamily } from '../net/ip-address.js';
-import { makeCidr } from '../net/ip-address.js';
+import { formatAddress, type IpFamily } from '../net/ip-address.js';
 import {
   chainHash,
   type NftBaseChain,
@@ -60,10 +59,6 @@ export function stateOfRuleset(ruleset: NftRuleset): RulesetState {
 
 const addressFamily: Partial<Record<NftFieldType, IpFamily>> = { ipv4_addr: 4, ipv6_addr: 6 };
 
-function formatAddressValue(family: IpFamily, value: bigint): string {
-  return makeCidr({ family, value, text: '' }, family === 4 ? 32 : 128).text.replace(/\/\d+$/, '');
-}
-
 function renderAddressInterval(family: IpFamily, lo: bigint, hi: bigint): string {
   const bits = family === 4 ? 32 : 128;
   const size = hi - lo + 1n;
@@ -71,10 +66,10 @@ function renderAddressInterval(family: IpFamily, lo: bigint, hi: bigint): string
   if (isPowerOfTwo && lo % size === 0n) {
     const prefixLength = bits - (size.toString(2).length - 1);
     return prefixLength === bits
-      ? formatAddressValue(family, lo)
-      : `${formatAddressValue(family, lo)}/${prefixLength}`;
+      ? formatAddress(family, lo)
+      : `${formatAddress(family, lo)}/${prefixLength}`;
   }
-  return `${formatAddressValue(family, lo)}-${formatAddressValue(family, hi)}`;
+  return `${formatAddress(family, lo)}-${formatAddress(family, hi)}`;
 }
 
 /**
@@ -90,7 +85,7 @@ export function renderElement(set: Pick<NftSet, 'type' | 'interval'>, element: N
       const asRange = set.interval && index === last && field.lo === field.hi;
       if (family) {
         return asRange
-          ? `${formatAddressValue(family, field.lo)}-${formatAddressValue(family, field.hi)}`
+          ? `${formatAddress(family, field.lo)}-${formatAddress(family, field.hi)}`
           : renderAddressInterval(family, field.lo, field.hi);
       }
       return field.lo === field.hi && !asRange ? `${field.lo}` : `${field.lo}-${field.hi}`;

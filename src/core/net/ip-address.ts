@@ -41,7 +41,8 @@ function bigintToBytes(value: bigint, length: number): number[] {
   return bytes;
 }
 
-function formatAddress(family: IpFamily, value: bigint): string {
+/** The canonical text of an address given as a number. */
+export function formatAddress(family: IpFamily, value: bigint): string {
   if (family === 4) {
     const n = Number(value);
     return `${n >>> 24}.${(n >>> 16) & 255}.${(n >>> 8) & 255}.${n & 255}`;
