@@ -35,6 +35,11 @@ function report(error: unknown, debug: boolean): ExitCode {
   return code;
 }
 
+function parseInteger(value: string): number {
+  if (!/^\d+$/.test(value)) throw new InputError(`not a non-negative integer: ${value}`);
+  return Number(value);
+}
+
 function buildProgram(): Command {
   const program = new Command('sgpods')
     .description('Security groups for pods, as Amazon EKS offers them.')
@@ -80,6 +85,84 @@ function buildProgram(): Command {
     .action(async (options: ExplainOptions) => {
       const { runExplain } = await import('./commands/explain.js');
       process.exitCode = runExplain(options);
+    });
+
+  program
+    .command('cloud')
+    .description(
+      "Run the home's local cloud (EC2 API with enforcing security groups) in the foreground; writes <home>/aws-env.",
+    )
+    .option(
+      '--port <n>',
+      'loopback port (default: the previous one, else any free port)',
+      parseInteger,
+    )
+    .option('--region <region>', 'region of a new home (default: us-west-2)')
+    .option('--cluster-name <name>', 'EKS cluster name of a new home (default: eksworkshop-eksctl)')
+    .option(
+      '--no-dataplane',
+      'serve the API only; do not enforce groups in the kernel (no root needed)',
+    )
+    .action(
+      async (options: {
+        port?: number;
+        region?: string;
+        clusterName?: string;
+        dataplane: boolean;
+      }) => {
+        const { runCloud } = await import('./commands/cloud.js');
+        process.exitCode = await runCloud({
+          home: resolveHome(program.opts<GlobalOptions>().home),
+          ...options,
+        });
+      },
+    );
+
+  const faults = program
+    .command('faults')
+    .description("Inject AWS errors or latency into the home's cloud (for tests).");
+  faults
+    .command('add')
+    .description('make an action fail with an AWS error, or answer late')
+    .requiredOption('--action <name>', 'EC2 action name, or * for every action')
+    .option('--error <code>', 'AWS error code (RequestLimitExceeded, InternalError, ...)')
+    .option('--message <text>', 'error message')
+    .option('--status <n>', 'HTTP status (default: what AWS uses for the code)', parseInteger)
+    .option('--times <n>', 'number of calls to hit (default: every call)', parseInteger)
+    .option('--latency-ms <n>', 'delay before answering', parseInteger)
+    .action(
+      async (options: {
+        action: string;
+        error?: string;
+        message?: string;
+        status?: number;
+        times?: number;
+        latencyMs?: number;
+      }) => {
+        const { runFaultsAdd } = await import('./commands/faults.js');
+        process.exitCode = runFaultsAdd(resolveHome(program.opts<GlobalOptions>().home), {
+          action: options.action,
+          ...(options.error ? { errorCode: options.error } : {}),
+          ...(options.message ? { message: options.message } : {}),
+          ...(options.status !== undefined ? { httpStatus: options.status } : {}),
+          ...(options.times !== undefined ? { times: options.times } : {}),
+          ...(options.latencyMs !== undefined ? { latencyMs: options.latencyMs } : {}),
+        });
+      },
+    );
+  faults
+    .command('list')
+    .description('list armed faults')
+    .action(async () => {
+      const { runFaultsList } = await import('./commands/faults.js');
+      process.exitCode = runFaultsList(resolveHome(program.opts<GlobalOptions>().home));
+    });
+  faults
+    .command('clear')
+    .description('remove every fault')
+    .action(async () => {
+      const { runFaultsClear } = await import('./commands/faults.js');
+      process.exitCode = runFaultsClear(resolveHome(program.opts<GlobalOptions>().home));
     });
 
   program

@@ -4,68 +4,27 @@
  * lists and filters come back as the clients expect, errors carry AWS codes, and random bodies
  * never crash the server.
  */
-import { execFile } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import {
-  DescribeAvailabilityZonesCommand,
-  EC2Client,
-  EC2ServiceException,
-} from '@aws-sdk/client-ec2';
+import { DescribeAvailabilityZonesCommand, EC2ServiceException } from '@aws-sdk/client-ec2';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startCloudEndpoint, type CloudEndpoint } from '../../src/servers/cloud/cloud-endpoint.js';
+import { startTestCloud, type TestCloud } from '../support/cloud-fixture.js';
 
-const credentials = {
-  accessKeyId: 'AKIASGPODSTEST000001',
-  secretAccessKey: 'sgpods/test/secret/key/0123456789abcdefghij',
-};
+let cloud: TestCloud;
 const region = 'us-west-2';
-let endpoint: CloudEndpoint;
-const scratch = mkdtempSync(join(tmpdir(), 'sgpods-aws-'));
 
 beforeAll(async () => {
-  endpoint = await startCloudEndpoint({ credentials, region });
+  cloud = await startTestCloud();
 });
 afterAll(async () => {
-  await endpoint.close();
-  rmSync(scratch, { recursive: true, force: true });
+  await cloud.close();
 });
 
-/** Runs the aws CLI without blocking: the endpoint answering it lives in this very process. */
-function aws(
-  args: string[],
-  secret = credentials.secretAccessKey,
-): Promise<{ code: number; stdout: string; stderr: string }> {
-  const env = {
-    ...process.env,
-    AWS_ACCESS_KEY_ID: credentials.accessKeyId,
-    AWS_SECRET_ACCESS_KEY: secret,
-    AWS_DEFAULT_REGION: region,
-    AWS_CONFIG_FILE: join(scratch, 'none'),
-    AWS_SHARED_CREDENTIALS_FILE: join(scratch, 'none'),
-  };
-  return new Promise((resolve) => {
-    execFile(
-      'aws',
-      ['--endpoint-url', endpoint.url, '--output', 'json', ...args],
-      { env, timeout: 60_000 },
-      (error, stdout, stderr) => {
-        const code = error ? (typeof error.code === 'number' ? error.code : -1) : 0;
-        resolve({ code, stdout, stderr });
-      },
-    );
-  });
+function aws(args: string[], secret?: string) {
+  return cloud.aws(['--output', 'json', ...args], secret ? { secret } : {});
 }
 
-function sdk(secret = credentials.secretAccessKey) {
-  return new EC2Client({
-    endpoint: endpoint.url,
-    region,
-    credentials: { ...credentials, secretAccessKey: secret },
-    maxAttempts: 1,
-  });
+function sdk(secret?: string) {
+  return cloud.ec2(secret ? { secret } : {});
 }
 
 describe('the cloud endpoint with the aws CLI', () => {
@@ -157,7 +116,7 @@ describe('the cloud endpoint with the AWS SDK v3', () => {
 
 describe('the cloud endpoint on malformed requests', () => {
   it('answers unsigned, unknown and garbage requests with AWS-shaped errors, and keeps serving', async () => {
-    const unsigned = await fetch(endpoint.url, {
+    const unsigned = await fetch(cloud.endpoint.url, {
       method: 'POST',
       body: 'Action=DescribeVpcs&Version=2016-11-15',
     });
@@ -169,7 +128,7 @@ describe('the cloud endpoint on malformed requests', () => {
         fc.constantFrom('POST', 'GET', 'PUT'),
         fc.string({ maxLength: 80 }),
         async (body, method, auth) => {
-          const response = await fetch(endpoint.url, {
+          const response = await fetch(cloud.endpoint.url, {
             method,
             headers: {
               authorization: auth.replace(/[^\x20-\x7e]/g, ''),

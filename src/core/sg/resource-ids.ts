@@ -12,6 +12,9 @@ export const resourcePrefixes = {
   vpc: 'vpc',
   subnet: 'subnet',
   trunkAssociation: 'trunk-assoc',
+  routeTable: 'rtb',
+  dhcpOptions: 'dopt',
+  vpcCidrAssociation: 'vpc-cidr-assoc',
 } as const;
 
 export type ResourceKind = keyof typeof resourcePrefixes;

@@ -8,29 +8,30 @@ import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Ec2RequestError } from '../../core/errors.js';
-import { describeAvailabilityZones } from './ec2/availability-zones.js';
 import { ec2ErrorXml, ec2ResponseXml, type XmlValue } from './query/ec2-xml.js';
 import { QueryParams } from './query/query-params.js';
 import { verifySignature, type Credentials } from './query/sigv4.js';
 
+/** Serves one EC2 action; throws `Ec2RequestError` for an AWS error. */
+export type Ec2Dispatcher = (
+  action: string,
+  params: QueryParams,
+) => Promise<Record<string, XmlValue>>;
+
 export interface CloudEndpointOptions {
   readonly credentials: Credentials;
-  readonly region: string;
+  readonly ec2: Ec2Dispatcher;
   /** 0 (default) picks a free port. Always bound to loopback. */
   readonly port?: number;
+  /** Errors that are not AWS errors (bugs) are reported here and answered as InternalError. */
+  readonly onInternalError?: (error: unknown) => void;
 }
 
 export interface CloudEndpoint {
   readonly url: string;
+  readonly port: number;
   close(): Promise<void>;
 }
-
-type Ec2Handler = (params: QueryParams, region: string) => Record<string, XmlValue>;
-
-/** EC2 actions served; docs/api-coverage.md lists them. */
-export const ec2Actions: Readonly<Record<string, Ec2Handler>> = {
-  DescribeAvailabilityZones: describeAvailabilityZones,
-};
 
 const maxBodyBytes = 1 << 20;
 const ec2Version = '2016-11-15';
@@ -93,18 +94,8 @@ async function handle(
     }
     if (!action)
       throw new Ec2RequestError('MissingAction', 'The request must contain the parameter Action.');
-    const handler = ec2Actions[action];
-    if (!handler)
-      throw new Ec2RequestError(
-        'InvalidAction',
-        `The action ${action} is not valid for this web service.`,
-      );
-    send(
-      response,
-      200,
-      ec2ResponseXml(action, requestId, handler(params, scope.region)),
-      requestId,
-    );
+    const output = await options.ec2(action, params);
+    send(response, 200, ec2ResponseXml(action, requestId, output), requestId);
   } catch (error) {
     if (error instanceof Ec2RequestError) {
       send(
@@ -115,6 +106,7 @@ async function handle(
       );
       return;
     }
+    options.onInternalError?.(error);
     send(
       response,
       500,
@@ -135,6 +127,7 @@ export function startCloudEndpoint(options: CloudEndpointOptions): Promise<Cloud
       const { port } = server.address() as AddressInfo;
       resolve({
         url: `http://127.0.0.1:${port}`,
+        port,
         close: () =>
           new Promise((done) => {
             server.closeAllConnections();

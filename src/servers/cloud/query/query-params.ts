@@ -21,6 +21,12 @@ export class QueryParams {
     return this.#values.get(name);
   }
 
+  /** True when any parameter starts with `prefix` (`IpPermissions.1.` has members). */
+  has(prefix: string): boolean {
+    for (const key of this.#values.keys()) if (key.startsWith(prefix)) return true;
+    return false;
+  }
+
   /** `Name.1`, `Name.2`, … in index order (gaps end the list, as in EC2). */
   list(prefix: string): string[] {
     const items: string[] = [];

@@ -1,0 +1,222 @@
+/**
+ * The local cloud behind the endpoint: one home's state (SQLite), its first-start objects, the
+ * EC2 actions, fault injection, and the VPC router that enforces the committed security groups.
+ * Each call runs in one transaction; the dataplane is updated only from committed state, and
+ * resynced from it at start, so a crash anywhere leaves state and kernel reconcilable.
+ */
+import { randomBytes } from 'node:crypto';
+import { chmodSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { Ec2RequestError, InputError } from '../../core/errors.js';
+import { kernelName, kernelPrefix } from '../../core/kernel-names.js';
+import { parseCidr } from '../../core/net/ip-address.js';
+import { mintResourceId, type ResourceKind } from '../../core/sg/resource-ids.js';
+import type { PrefixList } from '../../core/sg/world.js';
+import { VpcRouter } from './dataplane/vpc-router.js';
+import { bootstrapClusterNetwork, type ClusterNetwork } from './ec2/bootstrap.js';
+import { ec2Actions } from './ec2/ec2-actions.js';
+import { Ec2Changes, type Ec2Context } from './ec2/ec2-context.js';
+import type { XmlValue } from './query/ec2-xml.js';
+import type { QueryParams } from './query/query-params.js';
+import type { Credentials } from './query/sigv4.js';
+import { openCloudDatabase, type CloudDatabase } from './state/cloud-database.js';
+import { Ec2Store } from './state/ec2-store.js';
+import { FaultStore } from './state/fault-store.js';
+
+export const defaultRegion = 'us-west-2';
+export const defaultClusterName = 'eksworkshop-eksctl';
+export const accountId = '123456789012';
+
+export interface CloudServiceOptions {
+  readonly home: string;
+  /** Only for the first start; a home keeps its region and cluster name. */
+  readonly region?: string;
+  readonly clusterName?: string;
+  /** Enforce groups in the kernel (needs root). Off for tests of the API alone. */
+  readonly dataplane?: boolean;
+  /** Where dataplane errors are reported (they never fail an acknowledged call). */
+  readonly onDataplaneError?: (error: unknown) => void;
+}
+
+export function cloudDatabasePath(home: string): string {
+  return join(home, 'cloud.sqlite');
+}
+
+/** The router namespace of a home: where its VPC's packets are forwarded and filtered. */
+export function routerNamespaceOf(home: string): string {
+  return kernelName(kernelPrefix(home), 'vpc');
+}
+
+function accessKeyId(): string {
+  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
+  return `AKIA${Array.from(randomBytes(16), (byte) => alphabet[byte % 32]).join('')}`;
+}
+
+export class CloudService {
+  readonly store: Ec2Store;
+  readonly faults: FaultStore;
+  readonly region: string;
+  readonly clusterName: string;
+  readonly credentials: Credentials;
+  readonly network: ClusterNetwork;
+  #router: VpcRouter | undefined;
+  readonly #onDataplaneError: (error: unknown) => void;
+
+  private constructor(
+    private readonly database: CloudDatabase,
+    options: CloudServiceOptions,
+  ) {
+    this.store = new Ec2Store(database);
+    this.faults = new FaultStore(database);
+    this.#onDataplaneError = options.onDataplaneError ?? (() => undefined);
+    const store = this.store;
+    const first = store.meta('region') === undefined;
+    if (first) {
+      store.transaction(() => {
+        store.setMeta('region', options.region ?? defaultRegion);
+        store.setMeta('clusterName', options.clusterName ?? defaultClusterName);
+        store.setMeta('accessKeyId', accessKeyId());
+        store.setMeta('secretAccessKey', randomBytes(30).toString('base64'));
+        const context = this.#context(new Ec2Changes());
+        store.setMeta(
+          'network',
+          JSON.stringify(bootstrapClusterNetwork(context, store.meta('clusterName') ?? '')),
+        );
+      });
+    }
+    this.region = store.meta('region') ?? defaultRegion;
+    this.clusterName = store.meta('clusterName') ?? defaultClusterName;
+    for (const [given, kept, what] of [
+      [options.region, this.region, 'region'],
+      [options.clusterName, this.clusterName, 'cluster name'],
+    ] as const) {
+      if (given !== undefined && given !== kept) {
+        throw new InputError(
+          `this home's cloud was created with ${what} ${kept}, not ${given} (use a new home, or sgpods down --purge)`,
+        );
+      }
+    }
+    this.credentials = {
+      accessKeyId: store.meta('accessKeyId') ?? '',
+      secretAccessKey: store.meta('secretAccessKey') ?? '',
+    };
+    this.network = JSON.parse(store.meta('network') ?? '{}') as ClusterNetwork;
+  }
+
+  /** Opens (creating on first start) the home's cloud; with `dataplane`, resyncs the kernel. */
+  static async open(options: CloudServiceOptions): Promise<CloudService> {
+    mkdirSync(options.home, { recursive: true, mode: 0o755 });
+    const path = cloudDatabasePath(options.home);
+    const database = openCloudDatabase(path);
+    // The database holds the home's AWS secret.
+    chmodSync(path, 0o600);
+    let service: CloudService;
+    try {
+      service = new CloudService(database, options);
+    } catch (error) {
+      database.close();
+      throw error;
+    }
+    if (options.dataplane) {
+      try {
+        await service.#openRouter(options.home);
+      } catch (error) {
+        database.close();
+        throw error;
+      }
+    }
+    return service;
+  }
+
+  get router(): VpcRouter | undefined {
+    return this.#router;
+  }
+
+  async #openRouter(home: string): Promise<void> {
+    const router = await VpcRouter.open({
+      prefix: kernelPrefix(home),
+      namespace: routerNamespaceOf(home),
+    });
+    router.setPrefixLists(this.#prefixLists());
+    router.setGroups(this.store.securityGroups());
+    this.#router = router;
+    // The first flush reads the kernel's table back and converges it to the committed state.
+    await router.flush();
+  }
+
+  #prefixLists(): PrefixList[] {
+    return this.store.prefixLists().map((list) => ({
+      prefixListId: list.prefixListId,
+      cidrs: this.store
+        .entriesOf(list.prefixListId)
+        .map((entry) => parseCidr(entry.cidr)?.cidr)
+        .filter((cidr) => cidr !== undefined),
+    }));
+  }
+
+  #context(changes: Ec2Changes): Ec2Context {
+    return {
+      store: this.store,
+      region: this.store.meta('region') ?? defaultRegion,
+      accountId,
+      changes,
+      newId: (kind: ResourceKind) => mintResourceId(kind, randomBytes(9)),
+    };
+  }
+
+  /** Serves one EC2 action: faults, one transaction (rolled back for DryRun), then the dataplane. */
+  async ec2(action: string, params: QueryParams): Promise<Record<string, XmlValue>> {
+    const handler = ec2Actions[action];
+    if (!handler) {
+      throw new Ec2RequestError(
+        'InvalidAction',
+        `The action ${action} is not valid for this web service.`,
+      );
+    }
+    const fault = this.faults.take(action);
+    if (fault && fault.latencyMs > 0)
+      await new Promise((done) => setTimeout(done, fault.latencyMs));
+    if (fault?.error) {
+      throw new Ec2RequestError(fault.error.code, fault.error.message, fault.error.httpStatus);
+    }
+    const changes = new Ec2Changes();
+    const dryRun = params.get('DryRun') === 'true';
+    const body = this.store.transaction(() => {
+      const result = handler(params, this.#context(changes));
+      if (dryRun) {
+        throw new Ec2RequestError(
+          'DryRunOperation',
+          'Request would have succeeded, but DryRun flag is set.',
+          412,
+        );
+      }
+      return result;
+    });
+    await this.#applyToDataplane(changes);
+    return body;
+  }
+
+  async #applyToDataplane(changes: Ec2Changes): Promise<void> {
+    const router = this.#router;
+    if (!router) return;
+    if (changes.groups.size + changes.removedGroups.size === 0 && !changes.prefixLists) return;
+    for (const groupId of changes.removedGroups) router.removeGroup(groupId);
+    if (changes.prefixLists) router.setPrefixLists(this.#prefixLists());
+    for (const groupId of changes.groups) {
+      const group = this.store.securityGroup(groupId);
+      if (group) router.putGroup(group);
+    }
+    try {
+      await router.flush();
+    } catch (error) {
+      // Committed state is the truth; the router resyncs from it at its next flush.
+      this.#onDataplaneError(error);
+    }
+  }
+
+  /** Stops serving: the kernel objects stay (packets keep flowing), the database closes. */
+  async close(): Promise<void> {
+    await this.#router?.close();
+    this.database.close();
+  }
+}

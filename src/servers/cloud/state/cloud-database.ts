@@ -1,0 +1,82 @@
+/**
+ * The cloud's state: one SQLite file per home (better-sqlite3, WAL). Every API call that changes
+ * something is one transaction; a response is sent only after its commit, so `kill -9` at any
+ * point loses no acknowledged change (WAL with synchronous=NORMAL survives a process crash; only an
+ * OS crash could lose the last commits, which a sandbox does not need to survive).
+ */
+import Database from 'better-sqlite3';
+
+export type CloudDatabase = Database.Database;
+
+/** Schema versions, applied in order; `PRAGMA user_version` records how far a file has come. */
+const migrations: readonly string[] = [
+  `
+  CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+  CREATE TABLE vpcs (
+    vpc_id TEXT PRIMARY KEY, cidr_block TEXT NOT NULL, association_id TEXT NOT NULL,
+    dhcp_options_id TEXT NOT NULL, is_default INTEGER NOT NULL, owner_id TEXT NOT NULL,
+    seq INTEGER NOT NULL
+  );
+  CREATE TABLE subnets (
+    subnet_id TEXT PRIMARY KEY, vpc_id TEXT NOT NULL REFERENCES vpcs(vpc_id),
+    cidr_block TEXT NOT NULL, availability_zone TEXT NOT NULL, availability_zone_id TEXT NOT NULL,
+    map_public_ip_on_launch INTEGER NOT NULL, owner_id TEXT NOT NULL, seq INTEGER NOT NULL
+  );
+  CREATE TABLE security_groups (
+    group_id TEXT PRIMARY KEY, vpc_id TEXT NOT NULL REFERENCES vpcs(vpc_id),
+    group_name TEXT NOT NULL, description TEXT NOT NULL, owner_id TEXT NOT NULL,
+    seq INTEGER NOT NULL
+  );
+  CREATE UNIQUE INDEX security_groups_name ON security_groups (vpc_id, lower(group_name));
+  CREATE TABLE security_group_rules (
+    rule_id TEXT PRIMARY KEY,
+    group_id TEXT NOT NULL REFERENCES security_groups(group_id) ON DELETE CASCADE,
+    is_egress INTEGER NOT NULL, ip_protocol TEXT NOT NULL,
+    from_port INTEGER NOT NULL, to_port INTEGER NOT NULL,
+    cidr_ipv4 TEXT, cidr_ipv6 TEXT, prefix_list_id TEXT, referenced_group_id TEXT,
+    description TEXT, rule_key TEXT NOT NULL, seq INTEGER NOT NULL
+  );
+  CREATE UNIQUE INDEX security_group_rules_key ON security_group_rules (rule_key);
+  CREATE INDEX security_group_rules_group ON security_group_rules (group_id, seq);
+  CREATE INDEX security_group_rules_reference ON security_group_rules (referenced_group_id);
+  CREATE TABLE tags (
+    resource_id TEXT NOT NULL, resource_type TEXT NOT NULL, key TEXT NOT NULL,
+    value TEXT NOT NULL, PRIMARY KEY (resource_id, key)
+  );
+  CREATE TABLE prefix_lists (
+    prefix_list_id TEXT PRIMARY KEY, prefix_list_name TEXT NOT NULL, address_family TEXT NOT NULL,
+    max_entries INTEGER NOT NULL, version INTEGER NOT NULL, state TEXT NOT NULL,
+    owner_id TEXT NOT NULL, seq INTEGER NOT NULL
+  );
+  CREATE TABLE prefix_list_entries (
+    prefix_list_id TEXT NOT NULL REFERENCES prefix_lists(prefix_list_id) ON DELETE CASCADE,
+    cidr TEXT NOT NULL, description TEXT, PRIMARY KEY (prefix_list_id, cidr)
+  );
+  CREATE TABLE faults (
+    fault_id INTEGER PRIMARY KEY AUTOINCREMENT, action TEXT NOT NULL, error_code TEXT,
+    message TEXT NOT NULL, http_status INTEGER NOT NULL, remaining INTEGER,
+    latency_ms INTEGER NOT NULL
+  );
+  CREATE TABLE sequence (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
+  `,
+];
+
+export function openCloudDatabase(path: string): CloudDatabase {
+  const database = new Database(path);
+  database.pragma('journal_mode = WAL');
+  database.pragma('synchronous = NORMAL');
+  database.pragma('foreign_keys = ON');
+  database.pragma('busy_timeout = 5000');
+  migrate(database);
+  return database;
+}
+
+function migrate(database: CloudDatabase): void {
+  const version = database.pragma('user_version', { simple: true }) as number;
+  for (let index = version; index < migrations.length; index++) {
+    database.transaction(() => {
+      database.exec(migrations[index] ?? '');
+      database.pragma(`user_version = ${index + 1}`);
+    })();
+  }
+}
