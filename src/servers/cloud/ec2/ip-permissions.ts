@@ -52,8 +52,8 @@ function permissionSpecs(params: QueryParams, prefix: string): PermissionSpec[] 
   const protocol = params.get(`${prefix}IpProtocol`);
   if (protocol === undefined) {
     throw new Ec2RequestError(
-      'MissingParameter',
-      'The request must contain the parameter ipPermissions.ipProtocol',
+      'InvalidParameterValue',
+      "Invalid value 'null' for protocol. VPC security group rules must specify protocols explicitly.",
     );
   }
   const traffic = { protocol, ...portsOf(params, prefix) };
@@ -93,9 +93,10 @@ function permissionSpecs(params: QueryParams, prefix: string): PermissionSpec[] 
     specs.push(withDescription({ ...traffic, ...peer }, pair.Description));
   }
   if (specs.length === 0) {
+    // A permission without any peer would allow nothing: EC2 calls it malformed.
     throw new Ec2RequestError(
-      'MissingParameter',
-      'The request must contain a source or destination (CidrIp, CidrIpv6, PrefixListId or a security group) for each IP permission',
+      'InvalidPermission.Malformed',
+      'The specified security group rule is malformed: it names no CIDR, IPv6 CIDR, prefix list or security group.',
     );
   }
   return specs;

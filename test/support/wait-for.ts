@@ -1,0 +1,14 @@
+/** Waits on a condition with a deadline (never a fixed sleep); fails naming what it waited for. */
+export async function waitFor(
+  check: () => boolean | Promise<boolean>,
+  options: { timeoutMs: number; what: string; intervalMs?: number },
+): Promise<void> {
+  const deadline = Date.now() + options.timeoutMs;
+  for (;;) {
+    if (await check()) return;
+    if (Date.now() >= deadline) {
+      throw new Error(`timed out after ${options.timeoutMs} ms waiting for ${options.what}`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, options.intervalMs ?? 25));
+  }
+}
