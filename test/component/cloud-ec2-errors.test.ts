@@ -77,7 +77,8 @@ interface ErrorCase {
   readonly status?: number;
   readonly message: RegExp;
   readonly cli: () => string[];
-  readonly sdk: () => Parameters<EC2Client['send']>[0];
+  /** An SDK command (typed loosely: every command class is a different type). */
+  readonly sdk: () => object;
 }
 
 const manyCidrs = Array.from({ length: 61 }, (_, index) => `10.9.${index}.0/24`);
@@ -429,7 +430,7 @@ describe('EC2 errors through the aws CLI and SDK v3', () => {
     const operation = errorCase.sdk().constructor.name.replace(/Command$/, '');
     const [cli, sdkError] = await Promise.all([
       cloud.aws(errorCase.cli()),
-      client.send(errorCase.sdk()).then(
+      client.send(errorCase.sdk() as Parameters<EC2Client['send']>[0]).then(
         () => undefined,
         (error: unknown) => error,
       ),

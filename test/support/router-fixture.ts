@@ -47,6 +47,15 @@ export class RouterFixture {
     readonly router: VpcRouter,
   ) {}
 
+  /** Hosts on a router someone else owns (the cloud's); `stop` then leaves the router alone. */
+  static adopt(home: TestHome, router: VpcRouter): RouterFixture {
+    const fixture = new RouterFixture(home, router);
+    fixture.#ownsRouter = false;
+    return fixture;
+  }
+
+  #ownsRouter = true;
+
   static async start(home: TestHome, groups: SecurityGroup[]): Promise<RouterFixture> {
     const router = await VpcRouter.open({ prefix: home.prefix, namespace: `${home.prefix}r` });
     router.setGroups(groups);
@@ -58,6 +67,7 @@ export class RouterFixture {
     address: string,
     groupIds: string[],
     sourceDestCheck = true,
+    hostSubnet = subnet,
   ): Promise<FixtureHost> {
     const namespace = `${this.home.prefix}h${this.hosts.size}`;
     await addNamespace(namespace);
@@ -67,7 +77,7 @@ export class RouterFixture {
       hostNamespace: namespace,
       hostInterface: 'eth0',
       addresses: [ip(address)],
-      subnet,
+      subnet: hostSubnet,
       groupIds,
       sourceDestCheck,
     });
@@ -106,6 +116,6 @@ export class RouterFixture {
 
   async stop(): Promise<void> {
     await Promise.all([...this.hosts.values()].map((host) => host.probe.close()));
-    await this.router.destroy();
+    if (this.#ownsRouter) await this.router.destroy();
   }
 }

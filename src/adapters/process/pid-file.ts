@@ -11,12 +11,13 @@ export interface PidRecord {
   readonly startTime: string;
 }
 
+/** Start time of a live process (a zombie has exited: it only waits for its parent). */
 function startTimeOf(pid: number): string | undefined {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
-    // Field 22 (starttime); fields after the parenthesised command name are space-separated.
+    // Fields after the parenthesised command name: state (3rd field) ... starttime (22nd).
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return fields[19];
+    return fields[0] === 'Z' || fields[0] === 'X' ? undefined : fields[19];
   } catch {
     return undefined;
   }
