@@ -4,6 +4,7 @@
  */
 import { writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { cloudBenchmark } from './cloud.bench.js';
 import { dataplaneBenchmark } from './dataplane.bench.js';
 import { evaluatorBenchmark } from './evaluator.bench.js';
 
@@ -12,7 +13,7 @@ export interface Benchmark {
   run(): Record<string, number> | Promise<Record<string, number>>;
 }
 
-const benchmarks: readonly Benchmark[] = [evaluatorBenchmark, dataplaneBenchmark];
+const benchmarks: readonly Benchmark[] = [evaluatorBenchmark, dataplaneBenchmark, cloudBenchmark];
 
 async function main(names: readonly string[]): Promise<number> {
   const unknown = names.filter((name) => !benchmarks.some((b) => b.name === name));

@@ -15,13 +15,35 @@ function sourceFiles(dir: string): string[] {
   });
 }
 
-/** AWS codes written in `new Ec2RequestError(...)` / `new AwsAuthError(...)` calls. */
+/** The text of a call's first argument: up to the first comma outside brackets and quotes. */
+function firstArgument(text: string): string {
+  let depth = 0;
+  let quote: string | undefined;
+  for (let index = 0; index < text.length; index++) {
+    const char = text.charAt(index);
+    if (quote) {
+      if (char === '\\') index += 1;
+      else if (char === quote) quote = undefined;
+    } else if (char === "'" || char === '"' || char === '`') quote = char;
+    else if (char === '(' || char === '[' || char === '{') depth += 1;
+    else if (char === ')' || char === ']' || char === '}') {
+      if (depth === 0) return text.slice(0, index);
+      depth -= 1;
+    } else if (char === ',' && depth === 0) return text.slice(0, index);
+  }
+  return text;
+}
+
+/** AWS codes written as the code argument of `new Ec2RequestError(...)` / `new AwsAuthError(...)`. */
 function awsCodesInSource(): Set<string> {
   const codes = new Set<string>();
   for (const file of sourceFiles(join(repoRoot, 'src'))) {
     const text = readFileSync(file, 'utf8');
-    for (const match of text.matchAll(/new (?:Ec2RequestError|AwsAuthError)\(([\s\S]{0,200})/g)) {
-      for (const literal of (match[1] ?? '').matchAll(/'([A-Z][A-Za-z]+(?:\.[A-Z][A-Za-z]+)?)'/g)) {
+    for (const match of text.matchAll(
+      /new (?:Ec2RequestError|AwsAuthError)\((?=([\s\S]{0,300}))/g,
+    )) {
+      const code = firstArgument(match[1] ?? '');
+      for (const literal of code.matchAll(/'([A-Z][A-Za-z]+(?:\.[A-Z][A-Za-z]+)?)'/g)) {
         if (literal[1]) codes.add(literal[1]);
       }
     }

@@ -4,7 +4,7 @@
  * work for every taggable resource. An unknown filter name is EC2's `InvalidParameterValue`.
  */
 import { Ec2RequestError } from '../../../core/errors.js';
-import { filterMatches, type Filter } from '../query/query-params.js';
+import { filterMatcher, type Filter } from '../query/query-params.js';
 import type { TagRow } from '../state/ec2-store.js';
 
 /** The value(s) of one filterable field of an item; a list matches when any element matches. */
@@ -64,7 +64,8 @@ export function applyFilters<T>(
   if (filters.length === 0) return [...items];
   const tests = filters.map((filter) => {
     const values = fieldOf(filter, fields, tagsOf);
-    return (item: T) => values(item).some((value) => filterMatches(filter, value));
+    const matches = filterMatcher(filter);
+    return (item: T) => values(item).some(matches);
   });
   return items.filter((item) => tests.every((test) => test(item)));
 }

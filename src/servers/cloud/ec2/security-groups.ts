@@ -239,35 +239,47 @@ export function describeSecurityGroups(
   for (const id of ids) existingGroup(store, id);
   const [name] = names;
   if (name !== undefined) throw groupNameNotFound(name);
-  const byGroup = rulesByGroup(store.rules());
+  const filters = params.filters();
+  // Rule contents are read for every group only when a filter looks at them.
+  const byRules = filters.some((filter) => filter.name.includes('ip-permission.'));
+  const byGroup = byRules ? rulesByGroup(store.rules()) : undefined;
   const tags = tagIndex(store.tags());
   const wanted = new Set(ids);
   const groups = store
     .groups()
     .filter((group) => wanted.size === 0 || wanted.has(group.groupId))
-    .map((group) => ({ group, rules: byGroup.get(group.groupId) ?? [] }));
-  const matching = applyFilters(groups, params.filters(), groupFilterFields, (item) =>
+    .map((group) => ({ group, rules: byGroup?.get(group.groupId) ?? [] }));
+  const matching = applyFilters(groups, filters, groupFilterFields, (item) =>
     tags(item.group.groupId),
   );
   const page = paginate(matching, params, { min: 5, max: 1000 });
+  // A few groups: their rules by index; many: one scan of every rule.
+  const rulesOf =
+    byGroup ??
+    (page.items.length > 50
+      ? rulesByGroup(store.rules())
+      : new Map(page.items.map(({ group }) => [group.groupId, store.rulesOf(group.groupId)])));
   return {
-    securityGroupInfo: page.items.map(({ group, rules }) => ({
-      ownerId: group.ownerId,
-      groupId: group.groupId,
-      groupName: group.groupName,
-      groupDescription: group.description,
-      ipPermissions: permissionsXml(
-        rules.filter((rule) => !rule.isEgress),
-        group.ownerId,
-      ),
-      ipPermissionsEgress: permissionsXml(
-        rules.filter((rule) => rule.isEgress),
-        group.ownerId,
-      ),
-      vpcId: group.vpcId,
-      securityGroupArn: arnOf(context, 'security-group', group.groupId),
-      tagSet: tagSetXml(tags(group.groupId)),
-    })),
+    securityGroupInfo: page.items.map(({ group }) => {
+      const rules = rulesOf.get(group.groupId) ?? [];
+      return {
+        ownerId: group.ownerId,
+        groupId: group.groupId,
+        groupName: group.groupName,
+        groupDescription: group.description,
+        ipPermissions: permissionsXml(
+          rules.filter((rule) => !rule.isEgress),
+          group.ownerId,
+        ),
+        ipPermissionsEgress: permissionsXml(
+          rules.filter((rule) => rule.isEgress),
+          group.ownerId,
+        ),
+        vpcId: group.vpcId,
+        securityGroupArn: arnOf(context, 'security-group', group.groupId),
+        tagSet: tagSetXml(tags(group.groupId)),
+      };
+    }),
     nextToken: page.nextToken,
   };
 }

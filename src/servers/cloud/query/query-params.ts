@@ -57,17 +57,35 @@ export class QueryParams {
   }
 }
 
-/** EC2 filter values: `*` matches any run of characters, `?` one character. */
+const escapeRegex = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+
+/** `*` any run, `?` one character, `\x` the character x itself (EC2's escape). */
+function patternRegex(pattern: string): RegExp {
+  let source = '';
+  for (let index = 0; index < pattern.length; index++) {
+    const char = pattern.charAt(index);
+    if (char === '\\' && index + 1 < pattern.length) {
+      index += 1;
+      source += escapeRegex(pattern.charAt(index));
+    } else if (char === '*') source += '.*';
+    else if (char === '?') source += '.';
+    else source += escapeRegex(char);
+  }
+  return new RegExp(`^${source}$`, 's');
+}
+
+/** A compiled EC2 filter (values ORed); plain values are compared exactly, without a regex. */
+export function filterMatcher(filter: Filter): (value: string | undefined) => boolean {
+  const exact = new Set<string>();
+  const patterns: RegExp[] = [];
+  for (const pattern of filter.values) {
+    if (/[*?\\]/.test(pattern)) patterns.push(patternRegex(pattern));
+    else exact.add(pattern);
+  }
+  return (value) =>
+    value !== undefined && (exact.has(value) || patterns.some((regex) => regex.test(value)));
+}
+
 export function filterMatches(filter: Filter, value: string | undefined): boolean {
-  if (value === undefined) return false;
-  return filter.values.some((pattern) => {
-    const regex = new RegExp(
-      `^${pattern
-        .replace(/[.+^${}()|[\]\\]/g, '\\$&')
-        .replace(/\*/g, '.*')
-        .replace(/\?/g, '.')}$`,
-      's',
-    );
-    return regex.test(value);
-  });
+  return filterMatcher(filter)(value);
 }

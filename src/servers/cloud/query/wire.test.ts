@@ -119,6 +119,14 @@ describe('query parameters', () => {
     expect(filterMatches(filter, 'abc')).toBe(true);
     expect(filterMatches(filter, 'xzy')).toBe(false);
     expect(filterMatches(filter, undefined)).toBe(false);
+    expect(filterMatches(filter, 'x.y')).toBe(true);
+    expect(filterMatches(filter, 'xzy')).toBe(false);
+  });
+
+  it('takes a backslash-escaped *, ? or \\ literally, as EC2 does', () => {
+    const filter = { name: 'description', values: ['\\*amazon\\?\\\\'] };
+    expect(filterMatches(filter, '*amazon?\\')).toBe(true);
+    expect(filterMatches(filter, 'xamazonx\\')).toBe(false);
   });
 });
 
