@@ -286,6 +286,54 @@ describe('security group rules', () => {
       .catch((e: unknown) => e);
     expect((clash as EC2ServiceException).name).toBe('InvalidPermission.Duplicate');
 
+    // Two rules may trade contents in one call.
+    const [tcp, udp] = [
+      { IpProtocol: 'tcp', FromPort: 25, ToPort: 25, CidrIpv4: '10.1.0.0/16' },
+      { IpProtocol: 'udp', FromPort: 25, ToPort: 25, CidrIpv4: '10.1.0.0/16' },
+    ];
+    await client.send(
+      new ModifySecurityGroupRulesCommand({
+        GroupId: group,
+        SecurityGroupRules: [
+          { SecurityGroupRuleId: v4, SecurityGroupRule: tcp },
+          { SecurityGroupRuleId: v6, SecurityGroupRule: udp },
+        ],
+      }),
+    );
+    await client.send(
+      new ModifySecurityGroupRulesCommand({
+        GroupId: group,
+        SecurityGroupRules: [
+          { SecurityGroupRuleId: v4, SecurityGroupRule: udp },
+          { SecurityGroupRuleId: v6, SecurityGroupRule: tcp },
+        ],
+      }),
+    );
+    const traded = await client.send(
+      new DescribeSecurityGroupRulesCommand({ SecurityGroupRuleIds: [v4 ?? '', v6 ?? ''] }),
+    );
+    expect(
+      Object.fromEntries(
+        traded.SecurityGroupRules?.map((rule) => [rule.SecurityGroupRuleId, rule.IpProtocol]) ?? [],
+      ),
+    ).toEqual({ [v4 ?? '']: 'udp', [v6 ?? '']: 'tcp' });
+    await client.send(
+      new ModifySecurityGroupRulesCommand({
+        GroupId: group,
+        SecurityGroupRules: [
+          {
+            SecurityGroupRuleId: v6,
+            SecurityGroupRule: {
+              IpProtocol: 'tcp',
+              FromPort: 80,
+              ToPort: 80,
+              CidrIpv6: '2001:db8::/32',
+            },
+          },
+        ],
+      }),
+    );
+
     const revoked = await client.send(
       new RevokeSecurityGroupIngressCommand({ GroupId: group, SecurityGroupRuleIds: [v6 ?? ''] }),
     );

@@ -267,7 +267,7 @@ export function modifySecurityGroupRules(
     .filter((row) => !changes.has(row.ruleId))
     .map(ruleOfRow);
   planAuthorize(others, [...changes.values()], { prefixLists: prefixListWeights(store) });
-  for (const [id, rule] of changes) store.replaceRule(rule, id);
+  store.replaceRules(changes);
   context.changes.groups.add(group.groupId);
   return { return: true };
 }

@@ -250,6 +250,9 @@ export class Ec2Store {
            description = @description, rule_key = @ruleKey
          WHERE rule_id = @ruleId`,
       ),
+      parkRuleKey: prepare(
+        "UPDATE security_group_rules SET rule_key = 'parked|' || rule_id WHERE rule_id = ?",
+      ),
       deleteRule: prepare('DELETE FROM security_group_rules WHERE rule_id = ?'),
       tags: prepare('SELECT * FROM tags ORDER BY resource_id, key'),
       tagsOf: prepare('SELECT * FROM tags WHERE resource_id = ? ORDER BY key'),
@@ -382,11 +385,15 @@ export class Ec2Store {
     return row;
   }
 
-  /** Replaces what a rule matches, keeping its id, position and tags (ModifySecurityGroupRules). */
-  replaceRule(rule: SecurityGroupRule, ruleId: string): RuleRow {
-    const row = rowOfRule(rule, ruleId);
-    this.#statements.updateRule.run(ruleParameters(rule, row));
-    return row;
+  /**
+   * Replaces what rules match, keeping ids, positions and tags (ModifySecurityGroupRules). Keys
+   * are parked first so rules may trade contents within one call.
+   */
+  replaceRules(rules: ReadonlyMap<string, SecurityGroupRule>): void {
+    for (const ruleId of rules.keys()) this.#statements.parkRuleKey.run(ruleId);
+    for (const [ruleId, rule] of rules) {
+      this.#statements.updateRule.run(ruleParameters(rule, rowOfRule(rule, ruleId)));
+    }
   }
 
   deleteRule(ruleId: string): void {
