@@ -4,14 +4,15 @@
  * PostgreSQL by source group and CIDR, then revoke and delete as the cleanup does. Also: SIGTERM
  * stops the cloud cleanly and a restart resumes the same state on the same port.
  */
-import { mkdtempSync, rmSync, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { statSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CloudProcess } from '../support/cloud-process.js';
 import { runCli } from '../support/run-cli.js';
+import { createTestHome } from '../support/test-home.js';
 
-const home = mkdtempSync(join(tmpdir(), 'sgpods-workshop-'));
+// A test home: if this run is killed, the next CI run's sweep stops this cloud (`sgpods down`).
+const testHome = createTestHome();
+const home = testHome.home;
 let cloud: CloudProcess;
 
 beforeAll(async () => {
@@ -20,7 +21,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await cloud.stop();
   runCli(['down', '--home', home, '--purge']);
-  rmSync(home, { recursive: true, force: true });
+  await testHome.cleanup();
 });
 
 const findVpc = `export VPC_ID=$(aws ec2 describe-vpcs --filters Name=tag:alpha.eksctl.io/cluster-name,Values=eksworkshop-eksctl --query "Vpcs[0].VpcId" --output text)`;

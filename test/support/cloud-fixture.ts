@@ -4,12 +4,12 @@
  * machine's aws CLI (run without blocking this process, which serves it) and SDK v3.
  */
 import { execFile } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { EC2Client } from '@aws-sdk/client-ec2';
 import { startCloudEndpoint, type CloudEndpoint } from '../../src/servers/cloud/cloud-endpoint.js';
 import { CloudService } from '../../src/servers/cloud/cloud-service.js';
+import { createTestHome } from './test-home.js';
 
 export interface CliResult {
   readonly code: number;
@@ -36,7 +36,8 @@ export interface TestCloudOptions {
 }
 
 export async function startTestCloud(options: TestCloudOptions = {}): Promise<TestCloud> {
-  const home = options.home ?? mkdtempSync(join(tmpdir(), 'sgpods-cloud-'));
+  // A test home (owner.pid) so a killed run's leftovers are swept by the next CI run.
+  const home = options.home ?? createTestHome().home;
   const service = await CloudService.open({ home, dataplane: options.dataplane ?? false });
   const endpoint = await startCloudEndpoint({
     credentials: service.credentials,
