@@ -8,7 +8,9 @@ import { statSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CloudProcess } from '../support/cloud-process.js';
 import { runCli } from '../support/run-cli.js';
-import { createTestHome } from '../support/test-home.js';
+import { spawnSync } from 'node:child_process';
+import { cliPath } from '../support/run-cli.js';
+import { createTestHome, isRoot } from '../support/test-home.js';
 
 // A test home: if this run is killed, the next CI run's sweep stops this cloud (`sgpods down`).
 const testHome = createTestHome();
@@ -45,6 +47,9 @@ describe('the workshop against sgpods cloud', () => {
     expect(env.AWS_REGION).toBe('us-west-2');
     expect(env.AWS_ENDPOINT_URL).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
     expect(statSync(cloud.awsEnv).mode & 0o777).toBe(0o600);
+    for (const file of ['cloud.sqlite', 'cloud.sqlite-wal']) {
+      expect(statSync(`${home}/${file}`).mode & 0o777, file).toBe(0o600);
+    }
   });
 
   it('creates the groups and authorises DNS and PostgreSQL as the workshop does', async () => {
@@ -131,5 +136,24 @@ aws ec2 describe-security-groups --filters Name=vpc-id,Values=$VPC_ID --query 'S
       'default',
       expect.stringMatching(/^eks-cluster-sg-eksworkshop-eksctl-\d+$/),
     ]);
+  });
+
+  it.skipIf(!isRoot)('refuses to enforce without root, with a clear message (exit 2)', () => {
+    const result = spawnSync(
+      'setpriv',
+      [
+        '--reuid=65534',
+        '--regid=65534',
+        '--clear-groups',
+        process.execPath,
+        cliPath,
+        'cloud',
+        '--home',
+        `${home}/nobody`,
+      ],
+      { encoding: 'utf8', timeout: 60_000 },
+    );
+    expect(result.status).toBe(2);
+    expect(result.stderr).toMatch(/enforcing security groups needs root .* --no-dataplane/);
   });
 });

@@ -6,6 +6,7 @@
 import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { writePidFile } from '../../adapters/process/pid-file.js';
+import { InputError } from '../../core/errors.js';
 import { startCloudEndpoint, type CloudEndpoint } from '../../servers/cloud/cloud-endpoint.js';
 import { CloudService } from '../../servers/cloud/cloud-service.js';
 import { exitCodes, type ExitCode } from '../exit-codes.js';
@@ -61,6 +62,11 @@ export function awsEnvOf(service: CloudService, url: string): string {
 }
 
 export async function runCloud(options: CloudOptions): Promise<ExitCode> {
+  if (options.dataplane && process.getuid?.() !== 0) {
+    throw new InputError(
+      'enforcing security groups needs root (network namespaces, nftables); run as root, or pass --no-dataplane to serve the API only',
+    );
+  }
   const service = await CloudService.open({
     home: options.home,
     ...(options.region ? { region: options.region } : {}),

@@ -5,7 +5,7 @@
  * resynced from it at start, so a crash anywhere leaves state and kernel reconcilable.
  */
 import { randomBytes } from 'node:crypto';
-import { chmodSync, mkdirSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { Ec2RequestError, InputError } from '../../core/errors.js';
 import { kernelName, kernelPrefix } from '../../core/kernel-names.js';
@@ -108,14 +108,16 @@ export class CloudService {
     mkdirSync(options.home, { recursive: true, mode: 0o755 });
     const path = cloudDatabasePath(options.home);
     const database = openCloudDatabase(path);
-    // The database holds the home's AWS secret.
-    chmodSync(path, 0o600);
     let service: CloudService;
     try {
       service = new CloudService(database, options);
     } catch (error) {
       database.close();
       throw error;
+    }
+    // The database (and its WAL, which holds recent pages) carries the home's AWS secret.
+    for (const file of [path, `${path}-wal`, `${path}-shm`]) {
+      if (existsSync(file)) chmodSync(file, 0o600);
     }
     if (options.dataplane) {
       try {
