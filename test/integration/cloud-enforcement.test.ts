@@ -65,74 +65,36 @@ describe.skipIf(!isRoot)('security groups authorised through the API', () => {
     expect(result.code).toBe(0);
   }
 
+  /** RDS_SG ingress on tcp 5432 from a source group or a CIDR, as the workshop writes it. */
+  function postgresRule(
+    verb: 'authorize' | 'revoke',
+    peer: '--source-group' | '--cidr',
+    value: string,
+  ): Promise<void> {
+    return aws(
+      `${verb}-security-group-ingress`,
+      ...['--group-id', groups.rds, '--protocol', 'tcp', '--port', '5432', peer, value],
+    );
+  }
+
   it('drops until a rule is authorised, forwards as soon as the call returns, drops after revoke', async () => {
     expect(await fixture.tcp('pod', 'db', 5432, { timeoutMs: denyMs })).toBe(false);
-    await aws(
-      'authorize-security-group-ingress',
-      '--group-id',
-      groups.rds,
-      '--protocol',
-      'tcp',
-      '--port',
-      '5432',
-      '--source-group',
-      groups.pod,
-    );
+    await postgresRule('authorize', '--source-group', groups.pod);
     expect(await fixture.tcp('pod', 'db', 5432)).toBe(true);
     expect(await fixture.tcp('other', 'db', 5432, { timeoutMs: denyMs })).toBe(false);
 
-    await aws(
-      'authorize-security-group-ingress',
-      '--group-id',
-      groups.rds,
-      '--protocol',
-      'tcp',
-      '--port',
-      '5432',
-      '--cidr',
-      '192.168.128.0/19',
-    );
+    await postgresRule('authorize', '--cidr', '192.168.128.0/19');
     expect(await fixture.tcp('other', 'db', 5432)).toBe(true);
 
-    await aws(
-      'revoke-security-group-ingress',
-      '--group-id',
-      groups.rds,
-      '--protocol',
-      'tcp',
-      '--port',
-      '5432',
-      '--source-group',
-      groups.pod,
-    );
-    await aws(
-      'revoke-security-group-ingress',
-      '--group-id',
-      groups.rds,
-      '--protocol',
-      'tcp',
-      '--port',
-      '5432',
-      '--cidr',
-      '192.168.128.0/19',
-    );
+    await postgresRule('revoke', '--source-group', groups.pod);
+    await postgresRule('revoke', '--cidr', '192.168.128.0/19');
     expect(await fixture.tcp('pod', 'db', 5432, { timeoutMs: denyMs })).toBe(false);
     expect(await fixture.tcp('other', 'db', 5432, { timeoutMs: denyMs })).toBe(false);
   });
 
   it('enforces egress: without its all-traffic egress rule the pod reaches only what egress allows', async () => {
     const client = cloud.ec2();
-    await aws(
-      'authorize-security-group-ingress',
-      '--group-id',
-      groups.rds,
-      '--protocol',
-      'tcp',
-      '--port',
-      '5432',
-      '--source-group',
-      groups.pod,
-    );
+    await postgresRule('authorize', '--source-group', groups.pod);
     await client.send(
       new RevokeSecurityGroupEgressCommand({
         GroupId: groups.pod,

@@ -36,6 +36,16 @@ function clientOf(cloud: CloudProcess): EC2Client {
   });
 }
 
+async function createGroup(cloud: CloudProcess, name: string): Promise<string> {
+  const vpcId = (
+    await cloud.sh(`aws ec2 describe-vpcs --query 'Vpcs[0].VpcId' --output text`)
+  ).stdout.trim();
+  const created = await clientOf(cloud).send(
+    new CreateSecurityGroupCommand({ GroupName: name, Description: 'x', VpcId: vpcId }),
+  );
+  return created.GroupId ?? '';
+}
+
 /** The nft script that would bring the home's kernel to its committed state ('' = in sync). */
 async function kernelDrift(home: string): Promise<string> {
   const database = openCloudDatabase(cloudDatabasePath(home));
@@ -77,15 +87,7 @@ describe.skipIf(!isRoot)('the cloud after kill -9', () => {
   it('keeps state and kernel, and applies at start what was committed but not yet applied', async () => {
     cloud = await CloudProcess.start(home.home);
     const client = clientOf(cloud);
-    const vpcId = (
-      await cloud.sh(`aws ec2 describe-vpcs --query 'Vpcs[0].VpcId' --output text`)
-    ).stdout.trim();
-    const group =
-      (
-        await client.send(
-          new CreateSecurityGroupCommand({ GroupName: 'RDS_SG', Description: 'x', VpcId: vpcId }),
-        )
-      ).GroupId ?? '';
+    const group = await createGroup(cloud, 'RDS_SG');
     await client.send(
       new AuthorizeSecurityGroupIngressCommand({
         GroupId: group,
@@ -137,15 +139,7 @@ describe.skipIf(!isRoot)('the cloud after kill -9', () => {
   it('keeps every answered call of a burst cut short by kill -9', async () => {
     cloud = await CloudProcess.start(home.home);
     const client = clientOf(cloud);
-    const vpcId = (
-      await cloud.sh(`aws ec2 describe-vpcs --query 'Vpcs[0].VpcId' --output text`)
-    ).stdout.trim();
-    const group =
-      (
-        await client.send(
-          new CreateSecurityGroupCommand({ GroupName: 'BURST', Description: 'x', VpcId: vpcId }),
-        )
-      ).GroupId ?? '';
+    const group = await createGroup(cloud, 'BURST');
     const acknowledged: string[] = [];
     const crashed = cloud;
     const calls = Array.from({ length: 50 }, async (_, index) => {

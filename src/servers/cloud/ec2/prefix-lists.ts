@@ -254,15 +254,7 @@ export function modifyManagedPrefixList(
 
 /** A larger list weighs more in every group that references it: those groups must still fit. */
 function assertReferencingGroupsFit(store: Ec2Store, row: PrefixListRow): void {
-  const weights = new Map(
-    store.prefixLists().map((list) => [
-      list.prefixListId,
-      {
-        family: list.addressFamily === 'IPv6' ? (6 as const) : (4 as const),
-        maxEntries: list.maxEntries,
-      },
-    ]),
-  );
+  const weights = store.prefixListWeights();
   const groups = new Set(
     store.rulesReferencingPrefixList(row.prefixListId).map((rule) => rule.groupId),
   );

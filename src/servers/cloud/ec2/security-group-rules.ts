@@ -4,7 +4,6 @@
  * anything is written, so a rejected call changes nothing (and the transaction backs that up).
  */
 import { Ec2RequestError } from '../../../core/errors.js';
-import type { PrefixListWeight } from '../../../core/sg/quota.js';
 import { isResourceId } from '../../../core/sg/resource-ids.js';
 import {
   normalizeRule,
@@ -30,17 +29,6 @@ function targetGroup(params: QueryParams, store: Ec2Store): GroupRow {
   const groupName = params.get('GroupName');
   if (groupName !== undefined) throw groupNameNotFound(groupName);
   throw new Ec2RequestError('MissingParameter', 'The request must contain the parameter groupId');
-}
-
-function prefixListWeights(store: Ec2Store): Map<string, PrefixListWeight> {
-  return new Map(
-    store
-      .prefixLists()
-      .map((list) => [
-        list.prefixListId,
-        { family: list.addressFamily === 'IPv6' ? 6 : 4, maxEntries: list.maxEntries },
-      ]),
-  );
 }
 
 /** A rule of `group` from a request, with its peer checked to exist in the group's VPC. */
@@ -98,7 +86,7 @@ function authorize(direction: Direction): Ec2Handler {
     }
     const adding = specs.map((spec) => resolveRule(store, group, direction, spec));
     const existing = store.rulesOf(group.groupId).map(ruleOfRow);
-    planAuthorize(existing, adding, { prefixLists: prefixListWeights(store) });
+    planAuthorize(existing, adding, { prefixLists: store.prefixListWeights() });
     const tags = tagSpecificationsOf(params, 'security-group-rule');
     const rows = adding.map((rule) => store.insertRule(rule, context.newId('securityGroupRule')));
     for (const row of rows) applyTags(store, row.ruleId, tags);
@@ -266,7 +254,7 @@ export function modifySecurityGroupRules(
     .rulesOf(group.groupId)
     .filter((row) => !changes.has(row.ruleId))
     .map(ruleOfRow);
-  planAuthorize(others, [...changes.values()], { prefixLists: prefixListWeights(store) });
+  planAuthorize(others, [...changes.values()], { prefixLists: store.prefixListWeights() });
   store.replaceRules(changes);
   context.changes.groups.add(group.groupId);
   return { return: true };

@@ -4,6 +4,7 @@
  * Authorize used, so what is stored and what is enforced cannot disagree.
  */
 import { formatProtocol } from '../../../core/sg/protocol.js';
+import type { PrefixListWeight } from '../../../core/sg/quota.js';
 import { normalizeRule, ruleKey, type SecurityGroupRule } from '../../../core/sg/rule.js';
 import type { SecurityGroup } from '../../../core/sg/security-group.js';
 import type { CloudDatabase } from './cloud-database.js';
@@ -456,6 +457,16 @@ export class Ec2Store {
 
   prefixLists(): PrefixListRow[] {
     return (this.#statements.prefixLists.all() as Raw[]).map(prefixListOf);
+  }
+
+  /** What each prefix list weighs against the rule quota of a group that references it. */
+  prefixListWeights(): Map<string, PrefixListWeight> {
+    return new Map(
+      this.prefixLists().map((list) => [
+        list.prefixListId,
+        { family: list.addressFamily === 'IPv6' ? 6 : 4, maxEntries: list.maxEntries },
+      ]),
+    );
   }
 
   prefixList(prefixListId: string): PrefixListRow | undefined {
