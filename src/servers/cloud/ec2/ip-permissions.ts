@@ -166,12 +166,11 @@ export function permissionsXml(rules: readonly RuleRow[], ownerId: string): XmlV
   });
 }
 
-/** One `securityGroupRuleSet` item (Authorize and DescribeSecurityGroupRules). */
-export function ruleXml(rule: RuleRow, tags: readonly TagRow[], context: Ec2Context): XmlValue {
+/** What a rule matches, as both rule lists render it. */
+function matchXml(rule: RuleRow): Record<string, XmlValue> {
   return {
     securityGroupRuleId: rule.ruleId,
     groupId: rule.groupId,
-    groupOwnerId: context.accountId,
     isEgress: rule.isEgress,
     ipProtocol: rule.ipProtocol,
     fromPort: rule.fromPort,
@@ -179,29 +178,25 @@ export function ruleXml(rule: RuleRow, tags: readonly TagRow[], context: Ec2Cont
     cidrIpv4: rule.cidrIpv4,
     cidrIpv6: rule.cidrIpv6,
     prefixListId: rule.prefixListId,
+    description: rule.description,
+  };
+}
+
+/** One `securityGroupRuleSet` item (Authorize and DescribeSecurityGroupRules). */
+export function ruleXml(rule: RuleRow, tags: readonly TagRow[], context: Ec2Context): XmlValue {
+  return {
+    ...matchXml(rule),
+    groupOwnerId: context.accountId,
     referencedGroupInfo:
       rule.referencedGroupId === undefined
         ? undefined
         : { groupId: rule.referencedGroupId, userId: context.accountId },
-    description: rule.description,
     tagSet: tagSetXml(tags) ?? [],
     securityGroupRuleArn: arnOf(context, 'security-group-rule', rule.ruleId),
   };
 }
 
-/** One `revokedSecurityGroupRuleSet` item. */
+/** One `revokedSecurityGroupRuleSet` item: the group reference is a plain id here. */
 export function revokedRuleXml(rule: RuleRow): XmlValue {
-  return {
-    securityGroupRuleId: rule.ruleId,
-    groupId: rule.groupId,
-    isEgress: rule.isEgress,
-    ipProtocol: rule.ipProtocol,
-    fromPort: rule.fromPort,
-    toPort: rule.toPort,
-    cidrIpv4: rule.cidrIpv4,
-    cidrIpv6: rule.cidrIpv6,
-    prefixListId: rule.prefixListId,
-    referencedGroupId: rule.referencedGroupId,
-    description: rule.description,
-  };
+  return { ...matchXml(rule), referencedGroupId: rule.referencedGroupId };
 }
