@@ -166,6 +166,32 @@ function buildProgram(): Command {
     });
 
   program
+    .command('exec')
+    .description(
+      "Run a command inside an instance of the home's cloud (its network namespace and resolv.conf).",
+    )
+    .argument('<instance-id>', 'the instance (i-…)')
+    .argument('<command...>', 'the command and its arguments (after --)')
+    .action(async (instanceId: string, command: string[]) => {
+      const { runExec } = await import('./commands/exec.js');
+      process.exitCode = await runExec({
+        home: resolveHome(program.opts<GlobalOptions>().home),
+        instanceId,
+        command,
+      });
+    });
+
+  program
+    .command('vpc-services', { hidden: true })
+    .description('(internal) the VPC metadata service and resolver, run by the cloud')
+    .action(async () => {
+      const { runVpcServicesCommand } = await import('./commands/vpc-services.js');
+      process.exitCode = await runVpcServicesCommand(
+        resolveHome(program.opts<GlobalOptions>().home),
+      );
+    });
+
+  program
     .command('down')
     .description(
       'Stop every process of the home and remove every kernel object it created (namespaces, links, nft tables).',

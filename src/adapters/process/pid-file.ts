@@ -66,25 +66,36 @@ export async function stopRegisteredProcesses(home: string, graceMs = 10_000): P
   if (!existsSync(directory)) return 0;
   let stopped = 0;
   for (const file of readdirSync(directory).filter((name) => name.endsWith('.pid'))) {
-    const path = join(directory, file);
-    const record = readPidFile(path);
-    if (record && record.pid !== process.pid && isRunning(record)) {
-      stopped += 1;
-      try {
-        process.kill(record.pid, 'SIGTERM');
-      } catch {
-        // Gone between the check and the signal.
-      }
-      if (!(await waitUntilGone(record, graceMs))) {
-        try {
-          process.kill(record.pid, 'SIGKILL');
-        } catch {
-          // Gone.
-        }
-        await waitUntilGone(record, graceMs);
-      }
-    }
-    rmSync(path, { force: true });
+    if (await stopRegisteredProcess(home, file.slice(0, -'.pid'.length), graceMs)) stopped += 1;
   }
   return stopped;
+}
+
+/** Stops the process registered as `name` (SIGTERM, then SIGKILL); true if it was running. */
+export async function stopRegisteredProcess(
+  home: string,
+  name: string,
+  graceMs = 10_000,
+): Promise<boolean> {
+  const path = join(runDirectory(home), `${name}.pid`);
+  const record = readPidFile(path);
+  let running = false;
+  if (record && record.pid !== process.pid && isRunning(record)) {
+    running = true;
+    try {
+      process.kill(record.pid, 'SIGTERM');
+    } catch {
+      // Gone between the check and the signal.
+    }
+    if (!(await waitUntilGone(record, graceMs))) {
+      try {
+        process.kill(record.pid, 'SIGKILL');
+      } catch {
+        // Gone.
+      }
+      await waitUntilGone(record, graceMs);
+    }
+  }
+  rmSync(path, { force: true });
+  return running;
 }

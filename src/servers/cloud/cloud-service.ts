@@ -12,7 +12,9 @@ import { kernelName, kernelPrefix } from '../../core/kernel-names.js';
 import { parseCidr } from '../../core/net/ip-address.js';
 import { mintResourceId, type ResourceKind } from '../../core/sg/resource-ids.js';
 import type { PrefixList } from '../../core/sg/world.js';
+import { ComputePlane } from './dataplane/compute-plane.js';
 import { VpcRouter } from './dataplane/vpc-router.js';
+import { VpcServicesProcess } from './link-local/vpc-services-process.js';
 import { bootstrapClusterNetwork, type ClusterNetwork } from './ec2/bootstrap.js';
 import { ec2Actions } from './ec2/ec2-actions.js';
 import { Ec2Changes, type Ec2Context } from './ec2/ec2-context.js';
@@ -60,6 +62,8 @@ export class CloudService {
   readonly credentials: Credentials;
   readonly network: ClusterNetwork;
   #router: VpcRouter | undefined;
+  #compute: ComputePlane;
+  #services: VpcServicesProcess | undefined;
   readonly #onDataplaneError: (error: unknown) => void;
 
   private constructor(
@@ -101,6 +105,19 @@ export class CloudService {
       secretAccessKey: store.meta('secretAccessKey') ?? '',
     };
     this.network = JSON.parse(store.meta('network') ?? '{}') as ClusterNetwork;
+    this.#compute = this.#computePlane(options.home, undefined);
+  }
+
+  #computePlane(home: string, router: VpcRouter | undefined): ComputePlane {
+    return new ComputePlane({
+      store: this.store,
+      prefix: kernelPrefix(home),
+      region: this.region,
+      router,
+      onError: (error) => {
+        this.#onDataplaneError(error);
+      },
+    });
   }
 
   /** Opens (creating on first start) the home's cloud; with `dataplane`, resyncs the kernel. */
@@ -119,13 +136,12 @@ export class CloudService {
     for (const file of [path, `${path}-wal`, `${path}-shm`]) {
       if (existsSync(file)) chmodSync(file, 0o600);
     }
-    if (options.dataplane) {
-      try {
-        await service.#openRouter(options.home);
-      } catch (error) {
-        database.close();
-        throw error;
-      }
+    try {
+      if (options.dataplane) await service.#openDataplane(options.home);
+      else await service.#compute.reconcile();
+    } catch (error) {
+      await service.close();
+      throw error;
     }
     return service;
   }
@@ -134,7 +150,17 @@ export class CloudService {
     return this.#router;
   }
 
-  async #openRouter(home: string): Promise<void> {
+  /** The namespace an instance runs in (whether or not the dataplane is on). */
+  instanceNamespaceOf(instanceId: string): string {
+    return this.#compute.namespaceOf(instanceId);
+  }
+
+  /** Waits until the kernel matches the committed state (instances, ports, groups). */
+  settle(): Promise<void> {
+    return this.#compute.reconcile();
+  }
+
+  async #openDataplane(home: string): Promise<void> {
     const router = await VpcRouter.open({
       prefix: kernelPrefix(home),
       namespace: routerNamespaceOf(home),
@@ -142,8 +168,21 @@ export class CloudService {
     router.setPrefixLists(this.#prefixLists());
     router.setGroups(this.store.securityGroups());
     this.#router = router;
-    // The first flush reads the kernel's table back and converges it to the committed state.
-    await router.flush();
+    this.#compute = this.#computePlane(home, router);
+    // The first pass adopts the instances and ports the kernel still holds, removes the rest,
+    // and its flush reads the table back and converges it to the committed state.
+    await this.#compute.reconcile();
+    const vpc = this.store.vpcs().find((row) => row.vpcId === this.network.vpcId);
+    if (vpc) {
+      this.#services = await VpcServicesProcess.start({
+        home,
+        namespace: router.namespace,
+        vpcCidr: vpc.cidrBlock,
+        onError: (error) => {
+          this.#onDataplaneError(error);
+        },
+      });
+    }
   }
 
   #prefixLists(): PrefixList[] {
@@ -163,6 +202,8 @@ export class CloudService {
       accountId,
       changes,
       newId: (kind: ResourceKind) => mintResourceId(kind, randomBytes(9)),
+      randomBytes: (length: number) => randomBytes(length),
+      now: () => new Date().toISOString(),
     };
   }
 
@@ -195,6 +236,17 @@ export class CloudService {
       return result;
     });
     await this.#applyToDataplane(changes);
+    if (changes.compute === 'live') {
+      try {
+        await this.#compute.reconcile();
+      } catch (error) {
+        // Committed state is the truth; the next pass repairs the kernel.
+        this.#onDataplaneError(error);
+        this.#compute.reconcileSoon();
+      }
+    } else if (changes.compute === 'background') {
+      this.#compute.reconcileSoon();
+    }
     return body;
   }
 
@@ -218,6 +270,8 @@ export class CloudService {
 
   /** Stops serving: the kernel objects stay (packets keep flowing), the database closes. */
   async close(): Promise<void> {
+    await this.#services?.stop();
+    await this.#compute.close();
     await this.#router?.close();
     this.database.close();
   }

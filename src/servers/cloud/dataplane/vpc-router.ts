@@ -18,6 +18,7 @@ import {
   setSysctls,
   vethInPlaceLine,
 } from '../../../adapters/netns/netns.js';
+import { runCommand } from '../../../adapters/exec/run-command.js';
 import { listNftTable, readNftCounters, readNftSetCounters } from '../../../adapters/nft/nft.js';
 import { NftSession } from '../../../adapters/nft/nft-session.js';
 import { objectNames, type RouterPort } from '../../../core/dataplane/compile-ruleset.js';
@@ -46,6 +47,8 @@ export interface AttachInterface {
   readonly sourceDestCheck?: boolean;
   /** Addresses configured on the host interface (default: all of them). */
   readonly hostAddresses?: readonly IpAddress[];
+  /** The host end's MAC address (the ENI's); the kernel picks one when absent. */
+  readonly hostMac?: string;
   /**
    * Host routing: `default` installs the default routes; a number installs source routing
    * (`ip rule from <address> table N`) for a second ENI on the same host; `none` leaves routes
@@ -173,8 +176,12 @@ export class VpcRouter {
     await setSysctls(this.namespace, proxyArpOn(portName));
   }
 
-  /** Plugs an ENI in: the veth pair, addresses, routes; then its rules (fail-closed until then). */
-  async attachInterface(spec: AttachInterface): Promise<string> {
+  /**
+   * Plugs an ENI in: the veth pair, addresses, routes; then its rules (fail-closed until then).
+   * Idempotent: plugging in a port that exists repairs its addresses and routes. With
+   * `flush: false` the rules wait for the caller's next `flush()` (many ports, one transaction).
+   */
+  async attachInterface(spec: AttachInterface, options: { flush?: boolean } = {}): Promise<string> {
     const portName = this.portNameOf(spec.networkInterfaceId);
     const gateway = nthAddress(spec.subnet, 1).text;
     const v4 = spec.addresses.filter((address) => address.family === 4);
@@ -188,9 +195,79 @@ export class VpcRouter {
       ...v6.map((address) => `route replace ${address.text}/128 dev ${portName}`),
     ]);
     await ipBatch(spec.hostNamespace, hostLines(spec, gateway));
+    if (typeof spec.hostRouting === 'number') await this.#sourceRules(spec, spec.hostRouting);
     this.adoptInterface(spec);
-    await this.flush();
+    if (options.flush ?? true) await this.flush();
     return portName;
+  }
+
+  /** `ip rule from <address> table N` for a second ENI; `ip rule add` is not idempotent. */
+  async #sourceRules(spec: AttachInterface, table: number): Promise<void> {
+    const addresses = spec.hostAddresses ?? spec.addresses;
+    for (const address of addresses) {
+      const family = address.family === 4 ? '-4' : '-6';
+      const { stdout } = await runCommand([
+        'ip',
+        family,
+        '-n',
+        spec.hostNamespace,
+        'rule',
+        'show',
+        'from',
+        address.text,
+        'table',
+        String(table),
+      ]);
+      if (stdout.trim() === '') {
+        await ipBatch(spec.hostNamespace, [`rule add from ${address.text} table ${table}`]);
+      }
+    }
+  }
+
+  /**
+   * Changes the private addresses of an attached ENI: the router's routes follow, and so do the
+   * source check and every reference to the ENI's groups (its addresses are their members).
+   */
+  async setInterfaceAddresses(
+    networkInterfaceId: string,
+    addresses: readonly IpAddress[],
+  ): Promise<void> {
+    const port = this.#port(networkInterfaceId);
+    const before = new Set(port.addresses.map((address) => address.text));
+    const after = new Set(addresses.map((address) => address.text));
+    const length = (address: IpAddress) => (address.family === 4 ? 32 : 128);
+    await ipBatch(this.namespace, [
+      ...addresses
+        .filter((address) => !before.has(address.text))
+        .map((address) => `route replace ${address.text}/${length(address)} dev ${port.portName}`),
+      ...port.addresses
+        .filter((address) => !after.has(address.text))
+        .map((address) => `route del ${address.text}/${length(address)} dev ${port.portName}`),
+    ]);
+    const updated: Port = { ...port, addresses: [...addresses] };
+    this.#ports.set(networkInterfaceId, updated);
+    this.#model.setPort(routerPortOf(networkInterfaceId, updated));
+  }
+
+  /** The ENIs plugged in (by id). */
+  interfaceIds(): string[] {
+    return [...this.#ports].filter(([, port]) => port.kind === 'eni').map(([id]) => id);
+  }
+
+  /** Router-side links of this home's ports that no registered ENI or outside port owns. */
+  async strayPortNames(): Promise<string[]> {
+    const owned = new Set([...this.#ports.values()].map((port) => port.portName));
+    const portPrefix = kernelName(this.#prefix, 'p');
+    return (await linkNames(this.namespace)).filter(
+      (name) => name.startsWith(portPrefix) && !owned.has(name),
+    );
+  }
+
+  async deleteLinks(names: readonly string[]): Promise<void> {
+    await ipBatch(
+      this.namespace,
+      names.map((name) => `link del ${name}`),
+    );
   }
 
   /**
@@ -366,7 +443,10 @@ function proxyArpOn(portName: string): Record<string, number> {
 function hostLines(spec: AttachInterface, gateway: string): string[] {
   const device = spec.hostInterface;
   const addresses = spec.hostAddresses ?? spec.addresses;
-  const lines = [`link set ${device} up`];
+  const lines = [
+    ...(spec.hostMac ? [`link set dev ${device} address ${spec.hostMac}`] : []),
+    `link set ${device} up`,
+  ];
   for (const address of addresses) {
     lines.push(
       address.family === 4
@@ -380,7 +460,6 @@ function hostLines(spec: AttachInterface, gateway: string): string[] {
     lines.push(`route replace default via ${gateway} dev ${device}`);
     if (hasV6) lines.push(`route replace ::/0 via ${ipv6Gateway} dev ${device}`);
   } else if (typeof routing === 'number') {
-    for (const address of addresses) lines.push(`rule add from ${address.text} table ${routing}`);
     lines.push(`route replace ${spec.subnet.text} dev ${device} table ${routing}`);
     lines.push(`route replace default via ${gateway} dev ${device} table ${routing}`);
     if (hasV6) lines.push(`route replace ::/0 via ${ipv6Gateway} dev ${device} table ${routing}`);

@@ -12,6 +12,16 @@ export class Ec2Changes {
   readonly groups = new Set<string>();
   readonly removedGroups = new Set<string>();
   prefixLists = false;
+  /**
+   * Instances, interfaces or associations changed: `live` answers only once the kernel matches
+   * (group and address changes are enforced before the call returns); `background` answers at
+   * once and lets instances move through `pending` / `shutting-down` on their own.
+   */
+  compute: 'none' | 'background' | 'live' = 'none';
+
+  computeChanged(mode: 'background' | 'live'): void {
+    if (this.compute !== 'live') this.compute = mode;
+  }
 }
 
 export interface Ec2Context {
@@ -20,6 +30,9 @@ export interface Ec2Context {
   readonly accountId: string;
   readonly changes: Ec2Changes;
   newId(kind: ResourceKind): string;
+  randomBytes(length: number): Uint8Array;
+  /** The current time, ISO 8601 with milliseconds (EC2's timestamps). */
+  now(): string;
 }
 
 export type Ec2Handler = (params: QueryParams, context: Ec2Context) => Record<string, XmlValue>;

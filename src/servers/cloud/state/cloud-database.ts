@@ -59,6 +59,66 @@ const migrations: readonly string[] = [
   );
   CREATE TABLE sequence (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
   `,
+  `
+  CREATE TABLE instances (
+    instance_id TEXT PRIMARY KEY, reservation_id TEXT NOT NULL, image_id TEXT NOT NULL,
+    instance_type TEXT NOT NULL, subnet_id TEXT NOT NULL REFERENCES subnets(subnet_id),
+    vpc_id TEXT NOT NULL, availability_zone TEXT NOT NULL, state TEXT NOT NULL,
+    state_reason TEXT, state_changed_at TEXT NOT NULL, launch_time TEXT NOT NULL,
+    ami_launch_index INTEGER NOT NULL, key_name TEXT, client_token TEXT,
+    iam_instance_profile_arn TEXT, seq INTEGER NOT NULL
+  );
+  CREATE INDEX instances_client_token ON instances (client_token);
+  CREATE TABLE network_interfaces (
+    network_interface_id TEXT PRIMARY KEY, subnet_id TEXT NOT NULL REFERENCES subnets(subnet_id),
+    vpc_id TEXT NOT NULL, availability_zone TEXT NOT NULL, description TEXT NOT NULL,
+    interface_type TEXT NOT NULL, mac_address TEXT NOT NULL UNIQUE,
+    source_dest_check INTEGER NOT NULL, requester_managed INTEGER NOT NULL,
+    owner_id TEXT NOT NULL, seq INTEGER NOT NULL
+  );
+  CREATE TABLE network_interface_groups (
+    network_interface_id TEXT NOT NULL
+      REFERENCES network_interfaces(network_interface_id) ON DELETE CASCADE,
+    group_id TEXT NOT NULL REFERENCES security_groups(group_id),
+    position INTEGER NOT NULL, PRIMARY KEY (network_interface_id, group_id)
+  );
+  CREATE INDEX network_interface_groups_group ON network_interface_groups (group_id);
+  CREATE TABLE private_addresses (
+    vpc_id TEXT NOT NULL, address TEXT NOT NULL,
+    network_interface_id TEXT NOT NULL
+      REFERENCES network_interfaces(network_interface_id) ON DELETE CASCADE,
+    is_primary INTEGER NOT NULL, seq INTEGER NOT NULL, PRIMARY KEY (vpc_id, address)
+  );
+  CREATE INDEX private_addresses_interface ON private_addresses (network_interface_id, seq);
+  CREATE TABLE attachments (
+    attachment_id TEXT PRIMARY KEY,
+    network_interface_id TEXT NOT NULL UNIQUE
+      REFERENCES network_interfaces(network_interface_id) ON DELETE CASCADE,
+    instance_id TEXT NOT NULL REFERENCES instances(instance_id),
+    device_index INTEGER NOT NULL, network_card_index INTEGER NOT NULL,
+    delete_on_termination INTEGER NOT NULL, attach_time TEXT NOT NULL,
+    UNIQUE (instance_id, network_card_index, device_index)
+  );
+  CREATE TABLE trunk_associations (
+    association_id TEXT PRIMARY KEY,
+    branch_interface_id TEXT NOT NULL UNIQUE
+      REFERENCES network_interfaces(network_interface_id) ON DELETE CASCADE,
+    trunk_interface_id TEXT NOT NULL
+      REFERENCES network_interfaces(network_interface_id) ON DELETE CASCADE,
+    vlan_id INTEGER NOT NULL, gre_key INTEGER, seq INTEGER NOT NULL,
+    UNIQUE (trunk_interface_id, vlan_id)
+  );
+  CREATE TABLE network_interface_permissions (
+    permission_id TEXT PRIMARY KEY,
+    network_interface_id TEXT NOT NULL
+      REFERENCES network_interfaces(network_interface_id) ON DELETE CASCADE,
+    aws_account_id TEXT, aws_service TEXT, permission TEXT NOT NULL, seq INTEGER NOT NULL
+  );
+  CREATE TABLE client_tokens (
+    action TEXT NOT NULL, client_token TEXT NOT NULL, response TEXT NOT NULL,
+    PRIMARY KEY (action, client_token)
+  );
+  `,
 ];
 
 export function openCloudDatabase(path: string): CloudDatabase {

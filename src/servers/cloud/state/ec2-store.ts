@@ -8,6 +8,7 @@ import type { PrefixListWeight } from '../../../core/sg/quota.js';
 import { normalizeRule, ruleKey, type SecurityGroupRule } from '../../../core/sg/rule.js';
 import type { SecurityGroup } from '../../../core/sg/security-group.js';
 import type { CloudDatabase } from './cloud-database.js';
+import { ComputeStore } from './compute-store.js';
 
 export interface VpcRow {
   readonly vpcId: string;
@@ -194,6 +195,8 @@ function ruleParameters(rule: SecurityGroupRule, row: RuleRow): Record<string, u
 
 export class Ec2Store {
   readonly #statements;
+  /** Instances, network interfaces and trunk associations, in the same database. */
+  readonly compute: ComputeStore;
 
   constructor(readonly database: CloudDatabase) {
     const prepare = (sql: string) => database.prepare(sql);
@@ -285,6 +288,7 @@ export class Ec2Store {
       ),
       deleteEntry: prepare('DELETE FROM prefix_list_entries WHERE prefix_list_id = ? AND cidr = ?'),
     } as const;
+    this.compute = new ComputeStore(database, (name) => this.#nextSeq(name));
   }
 
   /** Runs `work` as one transaction: all of it is committed, or none of it. */

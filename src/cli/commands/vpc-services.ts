@@ -1,0 +1,45 @@
+/**
+ * `sgpods vpc-services` (internal): the VPC's metadata service and resolver, started by the cloud
+ * inside the router namespace. Prints `ready` once both serve; stops on SIGTERM or SIGINT.
+ */
+import { rmSync } from 'node:fs';
+import { writePidFile } from '../../adapters/process/pid-file.js';
+import { vpcServicesProcessName } from '../../servers/cloud/link-local/vpc-services-process.js';
+import { accountId, cloudDatabasePath } from '../../servers/cloud/cloud-service.js';
+import { StateDirectory } from '../../servers/cloud/link-local/state-directory.js';
+import { runVpcServices } from '../../servers/cloud/link-local/vpc-services.js';
+import { exitCodes, type ExitCode } from '../exit-codes.js';
+
+export async function runVpcServicesCommand(home: string): Promise<ExitCode> {
+  const databasePath = cloudDatabasePath(home);
+  const directory = new StateDirectory(databasePath, 'us-west-2', accountId);
+  const network = JSON.parse(directory.meta('network') ?? '{}') as { vpcId?: string };
+  directory.close();
+  const reader = new StateDirectory(databasePath, 'us-west-2', accountId);
+  const vpc = reader.vpcCidrOf(network.vpcId ?? '');
+  reader.close();
+  if (!vpc) throw new Error(`the home's cloud has no VPC ${network.vpcId ?? ''}`);
+  const services = await runVpcServices({
+    databasePath,
+    accountId,
+    vpcCidr: vpc,
+    onError: (error) => {
+      process.stderr.write(
+        `vpc-services: ${error instanceof Error ? error.message : String(error)}\n`,
+      );
+    },
+  });
+  const pidFile = writePidFile(home, vpcServicesProcessName);
+  process.stdout.write('ready\n');
+  await new Promise<void>((resolve) => {
+    process.once('SIGTERM', resolve);
+    process.once('SIGINT', resolve);
+    // The cloud holds our stdin open; EOF means it is gone (even after kill -9).
+    process.stdin.once('end', resolve);
+    process.stdin.once('error', resolve);
+    process.stdin.resume();
+  });
+  await services.close();
+  rmSync(pidFile, { force: true });
+  return exitCodes.success;
+}

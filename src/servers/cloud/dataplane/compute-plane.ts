@@ -1,0 +1,399 @@
+/**
+ * Instances and their interfaces in the kernel. The committed state says which instances run
+ * and which interfaces are attached (or associated with a trunk); `reconcile()` makes the kernel
+ * match: a network namespace per live instance (with the VPC resolver in its resolv.conf), a
+ * router port per attached interface (`eth<device index>`, MAC = the ENI's) and per associated
+ * branch (`vlan.eth.<vlanId>` in the trunk's instance), each carrying its groups. It then moves
+ * instances along: `pending` → `running` once plugged in, `shutting-down` → `terminated` once
+ * their namespace is gone.
+ *
+ * Reconciliation reads the whole desired state each pass and diffs it against what it applied,
+ * so it is idempotent, and after a restart (or a crash anywhere) the first pass adopts what the
+ * kernel still holds and removes what the state no longer wants.
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { addNamespace, listNamespaces, setSysctls } from '../../../adapters/netns/netns.js';
+import { removeNamespace } from '../../../adapters/netns/sweep.js';
+import { kernelName, nameTag } from '../../../core/kernel-names.js';
+import {
+  nthAddress,
+  parseCidr,
+  parseIpAddress,
+  type Cidr,
+  type IpAddress,
+} from '../../../core/net/ip-address.js';
+import type { InstanceRow } from '../state/compute-store.js';
+import type { Ec2Store } from '../state/ec2-store.js';
+import type { AttachInterface, VpcRouter } from './vpc-router.js';
+
+/** Source-routing tables for interfaces beyond the first (what Amazon Linux's ec2-net-utils uses). */
+export const secondaryInterfaceTableBase = 10000;
+
+/** The namespace of an instance: owned prefix + `i` + a tag of the instance id. */
+/** Terminated instances stay visible in DescribeInstances this long, as on EC2 (about an hour). */
+export const terminatedInstancesKeptMs = 60 * 60 * 1000;
+
+export function instanceNamespaceOf(prefix: string, instanceId: string): string {
+  return kernelName(prefix, `i${nameTag(instanceId, 7)}`);
+}
+
+export function branchInterfaceName(vlanId: number): string {
+  return `vlan.eth.${vlanId}`;
+}
+
+export interface DesiredPort extends AttachInterface {
+  readonly instanceId: string;
+}
+
+interface DesiredState {
+  /** Live instances (pending or running) by namespace. */
+  readonly namespaces: Map<string, InstanceRow>;
+  readonly ports: Map<string, DesiredPort>;
+  readonly instances: readonly InstanceRow[];
+}
+
+export interface ComputePlaneOptions {
+  readonly store: Ec2Store;
+  readonly prefix: string;
+  readonly region: string;
+  /** Absent: no kernel (API-only clouds); instances still move through their states. */
+  readonly router?: VpcRouter | undefined;
+  readonly onError?: (error: unknown) => void;
+  /** How many instances are plugged in at once. */
+  readonly concurrency?: number;
+}
+
+function address(text: string): IpAddress {
+  const parsed = parseIpAddress(text);
+  if (!parsed) throw new RangeError(`bad stored address ${text}`);
+  return parsed;
+}
+
+function cidr(text: string): Cidr {
+  const parsed = parseCidr(text);
+  if (!parsed) throw new RangeError(`bad stored CIDR ${text}`);
+  return parsed.cidr;
+}
+
+/** What makes a port a different veth pair (anything else is changed in place). */
+function identityOf(port: DesiredPort): string {
+  return [
+    port.hostNamespace,
+    port.hostInterface,
+    port.hostMac ?? '',
+    port.subnet.text,
+    String(port.hostRouting ?? 'default'),
+  ].join('|');
+}
+
+const sameList = (a: readonly string[], b: readonly string[]) =>
+  a.length === b.length && a.every((item, index) => item === b[index]);
+
+export class ComputePlane {
+  readonly #store: Ec2Store;
+  readonly #prefix: string;
+  readonly #region: string;
+  readonly #router: VpcRouter | undefined;
+  readonly #onError: (error: unknown) => void;
+  readonly #concurrency: number;
+  /** What the kernel holds, as far as this process knows (empty until the first pass). */
+  readonly #applied = new Map<string, DesiredPort>();
+  #namespaces = new Set<string>();
+  #firstPass = true;
+  #running: Promise<void> | undefined;
+  #queued: Promise<void> | undefined;
+  #retry: NodeJS.Timeout | undefined;
+  #closed = false;
+
+  constructor(options: ComputePlaneOptions) {
+    this.#store = options.store;
+    this.#prefix = options.prefix;
+    this.#region = options.region;
+    this.#router = options.router;
+    this.#onError = options.onError ?? (() => undefined);
+    this.#concurrency = options.concurrency ?? 8;
+  }
+
+  namespaceOf(instanceId: string): string {
+    return instanceNamespaceOf(this.#prefix, instanceId);
+  }
+
+  /** Brings the kernel to the committed state; concurrent calls share the next pass. */
+  reconcile(): Promise<void> {
+    if (this.#queued) return this.#queued;
+    const queued = (async () => {
+      await this.#running?.catch(() => undefined);
+      this.#queued = undefined;
+      this.#running = this.#pass();
+      await this.#running;
+    })();
+    this.#queued = queued;
+    return queued;
+  }
+
+  /** Runs a pass in the background; a failed pass is retried a second later. */
+  reconcileSoon(): void {
+    this.reconcile().catch((error: unknown) => {
+      this.#onError(error);
+      if (this.#closed || this.#retry) return;
+      this.#retry = setTimeout(() => {
+        this.#retry = undefined;
+        if (!this.#closed) this.reconcileSoon();
+      }, 1000);
+    });
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true;
+    if (this.#retry) clearTimeout(this.#retry);
+    await this.#running?.catch(() => undefined);
+  }
+
+  #desired(): DesiredState {
+    const store = this.#store;
+    const { compute } = store;
+    const instances = compute.instances();
+    const live = new Map(
+      instances
+        .filter((row) => row.state === 'pending' || row.state === 'running')
+        .map((row) => [row.instanceId, row]),
+    );
+    const subnets = new Map(store.subnets().map((subnet) => [subnet.subnetId, subnet]));
+    const interfaces = new Map(
+      compute.networkInterfaces().map((row) => [row.networkInterfaceId, row]),
+    );
+    const groups = compute.interfaceGroups();
+    const addresses = compute.addresses();
+    const ports = new Map<string, DesiredPort>();
+    const attachments = new Map<string, { instanceId: string; deviceIndex: number }>();
+    const portOf = (
+      eniId: string,
+      instance: InstanceRow,
+      hostInterface: string,
+      routing: AttachInterface['hostRouting'],
+      configured: 'primary' | 'none',
+    ): DesiredPort | undefined => {
+      const row = interfaces.get(eniId);
+      const subnet = row ? subnets.get(row.subnetId) : undefined;
+      if (!row || !subnet) return undefined;
+      const all = (addresses.get(eniId) ?? []).map((item) => address(item.address));
+      return {
+        instanceId: instance.instanceId,
+        networkInterfaceId: eniId,
+        hostNamespace: this.namespaceOf(instance.instanceId),
+        hostInterface,
+        addresses: all,
+        subnet: cidr(subnet.cidrBlock),
+        groupIds: groups.get(eniId) ?? [],
+        sourceDestCheck: row.sourceDestCheck,
+        hostAddresses: configured === 'primary' ? all.slice(0, 1) : [],
+        hostMac: row.macAddress,
+        hostRouting: routing,
+      };
+    };
+    for (const attachment of compute.attachments()) {
+      const instance = live.get(attachment.instanceId);
+      if (!instance) continue;
+      attachments.set(attachment.networkInterfaceId, {
+        instanceId: instance.instanceId,
+        deviceIndex: attachment.deviceIndex,
+      });
+      const port = portOf(
+        attachment.networkInterfaceId,
+        instance,
+        `eth${attachment.deviceIndex}`,
+        attachment.deviceIndex === 0
+          ? 'default'
+          : secondaryInterfaceTableBase + attachment.deviceIndex,
+        'primary',
+      );
+      if (port) ports.set(port.networkInterfaceId, port);
+    }
+    for (const association of compute.trunkAssociations()) {
+      const trunk = attachments.get(association.trunkInterfaceId);
+      const instance = trunk ? live.get(trunk.instanceId) : undefined;
+      if (!instance) continue;
+      // The pod side (addresses, routes) is the CNI plugin's to configure, as on a real trunk.
+      const port = portOf(
+        association.branchInterfaceId,
+        instance,
+        branchInterfaceName(association.vlanId),
+        'none',
+        'none',
+      );
+      if (port) ports.set(port.networkInterfaceId, port);
+    }
+    const namespaces = new Map(
+      [...live.values()].map((row) => [this.namespaceOf(row.instanceId), row]),
+    );
+    return { namespaces, ports, instances };
+  }
+
+  async #pass(): Promise<void> {
+    const desired = this.#desired();
+    const router = this.#router;
+    if (router) {
+      if (this.#firstPass) await this.#adopt(router, desired);
+      await this.#removePorts(router, desired);
+      await this.#removeNamespaces(desired);
+      await this.#createNamespaces(desired);
+      await this.#applyPorts(router, desired);
+      await router.flush();
+    }
+    this.#firstPass = false;
+    this.#advanceStates(desired);
+  }
+
+  /** After a restart: learn which namespaces exist; ports are re-plugged (idempotently). */
+  async #adopt(router: VpcRouter, desired: DesiredState): Promise<void> {
+    const instancePrefix = kernelName(this.#prefix, 'i');
+    this.#namespaces = new Set(
+      (await listNamespaces()).filter((name) => name.startsWith(instancePrefix)),
+    );
+    const plugged = new Set(router.interfaceIds());
+    for (const port of desired.ports.values()) {
+      if (plugged.has(port.networkInterfaceId)) this.#applied.set(port.networkInterfaceId, port);
+    }
+  }
+
+  async #removePorts(router: VpcRouter, desired: DesiredState): Promise<void> {
+    for (const [eniId, applied] of this.#applied) {
+      const wanted = desired.ports.get(eniId);
+      if (wanted && identityOf(wanted) === identityOf(applied)) continue;
+      await router.detachInterface(eniId);
+      this.#applied.delete(eniId);
+    }
+    const strays = await router.strayPortNames();
+    const pluggedElsewhere = new Set(
+      [...desired.ports.keys()]
+        .filter((id) => !this.#applied.has(id))
+        .map((id) => router.portNameOf(id)),
+    );
+    // A port the kernel still has from before a restart: re-plugged below if wanted, else gone.
+    const unwanted = strays.filter((name) => !pluggedElsewhere.has(name));
+    if (unwanted.length > 0) await router.deleteLinks(unwanted);
+  }
+
+  async #removeNamespaces(desired: DesiredState): Promise<void> {
+    for (const namespace of [...this.#namespaces]) {
+      if (desired.namespaces.has(namespace)) continue;
+      await removeNamespace(namespace);
+      this.#namespaces.delete(namespace);
+    }
+  }
+
+  async #inParallel<T>(items: readonly T[], work: (item: T) => Promise<void>): Promise<void> {
+    let next = 0;
+    const errors: unknown[] = [];
+    const worker = async () => {
+      while (next < items.length) {
+        const item = items[next++] as T;
+        try {
+          await work(item);
+        } catch (error) {
+          errors.push(error);
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(this.#concurrency, items.length) }, worker));
+    if (errors.length > 0) throw errors[0];
+  }
+
+  async #createNamespaces(desired: DesiredState): Promise<void> {
+    const missing = [...desired.namespaces].filter(([name]) => !this.#namespaces.has(name));
+    await this.#inParallel(missing, async ([namespace, instance]) => {
+      this.#writeResolvConf(namespace, instance);
+      await addNamespace(namespace);
+      await setSysctls(namespace, {
+        // An instance does not forward; unprivileged ping works as on Amazon Linux.
+        'net.ipv4.ip_forward': 0,
+        'net.ipv4.ping_group_range': '0 2147483647',
+      });
+      this.#namespaces.add(namespace);
+    });
+  }
+
+  /** `ip netns exec` mounts /etc/netns/<namespace>/resolv.conf over /etc/resolv.conf. */
+  #writeResolvConf(namespace: string, instance: InstanceRow): void {
+    const vpc = this.#store.vpcs().find((row) => row.vpcId === instance.vpcId);
+    if (!vpc) return;
+    const resolver = nthAddress(cidr(vpc.cidrBlock), 2).text;
+    const search =
+      this.#region === 'us-east-1' ? 'ec2.internal' : `${this.#region}.compute.internal`;
+    const directory = `/etc/netns/${namespace}`;
+    mkdirSync(directory, { recursive: true });
+    writeFileSync(
+      `${directory}/resolv.conf`,
+      `# the VPC resolver (AmazonProvidedDNS), written by sgpods\nsearch ${search}\nnameserver ${resolver}\noptions timeout:2 attempts:5\n`,
+    );
+  }
+
+  async #applyPorts(router: VpcRouter, desired: DesiredState): Promise<void> {
+    const added: DesiredPort[] = [];
+    for (const [eniId, port] of desired.ports) {
+      const applied = this.#applied.get(eniId);
+      if (!applied) {
+        added.push(port);
+        continue;
+      }
+      if (!sameList(applied.groupIds, port.groupIds)) {
+        router.setInterfaceGroups(eniId, port.groupIds);
+      }
+      if ((applied.sourceDestCheck ?? true) !== (port.sourceDestCheck ?? true)) {
+        router.setSourceDestCheck(eniId, port.sourceDestCheck ?? true);
+      }
+      const texts = (list: readonly IpAddress[]) => list.map((item) => item.text);
+      if (!sameList(texts(applied.addresses), texts(port.addresses))) {
+        await router.setInterfaceAddresses(eniId, port.addresses);
+      }
+      this.#applied.set(eniId, port);
+    }
+    // Primary interfaces first: a second interface's host routes need its namespace's eth0 up.
+    added.sort((a, b) => a.hostInterface.localeCompare(b.hostInterface));
+    const byNamespace = new Map<string, DesiredPort[]>();
+    for (const port of added) {
+      byNamespace.set(port.hostNamespace, [...(byNamespace.get(port.hostNamespace) ?? []), port]);
+    }
+    await this.#inParallel([...byNamespace.values()], async (ports) => {
+      for (const port of ports) {
+        await router.attachInterface(port, { flush: false });
+        this.#applied.set(port.networkInterfaceId, port);
+      }
+    });
+  }
+
+  #advanceStates(desired: DesiredState): void {
+    const { compute } = this.#store;
+    const now = new Date().toISOString();
+    const waiting = new Set<string>();
+    for (const port of desired.ports.values()) {
+      if (this.#router && !this.#applied.has(port.networkInterfaceId)) {
+        waiting.add(port.instanceId);
+      }
+    }
+    const forgetBefore = new Date(Date.now() - terminatedInstancesKeptMs).toISOString();
+    this.#store.transaction(() => {
+      for (const instance of desired.instances) {
+        const namespace = this.namespaceOf(instance.instanceId);
+        if (instance.state === 'pending') {
+          const ready = !this.#router || this.#namespaces.has(namespace);
+          if (ready && !waiting.has(instance.instanceId)) {
+            compute.setInstanceState(instance.instanceId, 'pending', 'running', now);
+          }
+        } else if (instance.state === 'terminated') {
+          if (instance.stateChangedAt < forgetBefore) compute.deleteInstance(instance.instanceId);
+        } else if (instance.state === 'shutting-down') {
+          if (!this.#namespaces.has(namespace)) {
+            compute.setInstanceState(
+              instance.instanceId,
+              'shutting-down',
+              'terminated',
+              now,
+              instance.stateReason,
+            );
+          }
+        }
+      }
+    });
+  }
+}

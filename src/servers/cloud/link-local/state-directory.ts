@@ -1,0 +1,151 @@
+/**
+ * The VPC directory read from the cloud's committed state: a read-only connection to the
+ * home's SQLite file (WAL lets it read while the cloud writes), queried per request, so the
+ * metadata service and the resolver see an instance the moment its launch commits.
+ */
+import Database from 'better-sqlite3';
+import { privateDnsNameOf } from '../ec2/interface-records.js';
+import { Ec2Store } from '../state/ec2-store.js';
+import type {
+  InstanceMetadata,
+  InterfaceMetadata,
+  NameAddresses,
+  VpcDirectory,
+} from './vpc-directory.js';
+
+/** The zone of instance names: `<region>.compute.internal`, `ec2.internal` in us-east-1. */
+export function instanceZoneOf(region: string): string {
+  return region === 'us-east-1' ? 'ec2.internal' : `${region}.compute.internal`;
+}
+
+const instanceHostPattern = /^ip-(\d{1,3})-(\d{1,3})-(\d{1,3})-(\d{1,3})$/;
+
+export class StateDirectory implements VpcDirectory {
+  readonly #database: Database.Database;
+  readonly #store: Ec2Store;
+  readonly #zone: string;
+
+  constructor(
+    databasePath: string,
+    private readonly region: string,
+    private readonly accountId: string,
+  ) {
+    this.#database = new Database(databasePath, { readonly: true, fileMustExist: true });
+    this.#database.pragma('busy_timeout = 5000');
+    this.#store = new Ec2Store(this.#database);
+    this.#zone = instanceZoneOf(region);
+  }
+
+  close(): void {
+    this.#database.close();
+  }
+
+  vpcCidrOf(vpcId: string): string | undefined {
+    return this.#store.vpcs().find((vpc) => vpc.vpcId === vpcId)?.cidrBlock;
+  }
+
+  meta(key: string): string | undefined {
+    return this.#store.meta(key);
+  }
+
+  /** The live instance behind an address: its own interfaces, or a branch of one of its trunks. */
+  instanceByAddress(address: string): InstanceMetadata | undefined {
+    const store = this.#store;
+    const { compute } = store;
+    for (const vpc of store.vpcs()) {
+      const owner = compute.addressOwner(vpc.vpcId, address);
+      if (!owner) continue;
+      const association = compute.associationOfBranch(owner);
+      const attachment = compute.attachmentOfInterface(association?.trunkInterfaceId ?? owner);
+      const instance = attachment ? compute.instance(attachment.instanceId) : undefined;
+      if (!instance || (instance.state !== 'running' && instance.state !== 'pending')) continue;
+      return this.#metadataOf(instance.instanceId);
+    }
+    return undefined;
+  }
+
+  #metadataOf(instanceId: string): InstanceMetadata | undefined {
+    const store = this.#store;
+    const { compute } = store;
+    const instance = compute.instance(instanceId);
+    if (!instance) return undefined;
+    const names = new Map(store.groups().map((group) => [group.groupId, group.groupName]));
+    const subnets = new Map(store.subnets().map((subnet) => [subnet.subnetId, subnet]));
+    const vpcs = new Map(store.vpcs().map((vpc) => [vpc.vpcId, vpc]));
+    const interfaces: InterfaceMetadata[] = [];
+    for (const attachment of compute.attachmentsOf(instanceId)) {
+      const row = compute.networkInterface(attachment.networkInterfaceId);
+      if (!row) continue;
+      const addresses = compute.addressesOf(row.networkInterfaceId).map((item) => item.address);
+      const groupIds = compute.groupsOf(row.networkInterfaceId);
+      const subnet = subnets.get(row.subnetId);
+      const vpc = vpcs.get(row.vpcId);
+      interfaces.push({
+        mac: row.macAddress,
+        deviceNumber: attachment.deviceIndex,
+        networkCardIndex: attachment.networkCardIndex,
+        interfaceId: row.networkInterfaceId,
+        ownerId: row.ownerId,
+        localIpv4s: addresses,
+        ipv6s: [],
+        localHostname: privateDnsNameOf(this.region, addresses[0] ?? ''),
+        subnetId: row.subnetId,
+        subnetIpv4CidrBlock: subnet?.cidrBlock ?? '',
+        vpcId: row.vpcId,
+        vpcIpv4CidrBlocks: vpc ? [vpc.cidrBlock] : [],
+        securityGroupIds: groupIds,
+        securityGroupNames: groupIds.map((id) => names.get(id) ?? id),
+      });
+    }
+    interfaces.sort((a, b) => a.deviceNumber - b.deviceNumber);
+    const primary = interfaces.find((item) => item.deviceNumber === 0);
+    const privateIp = primary?.localIpv4s[0] ?? '';
+    const subnet = subnets.get(instance.subnetId);
+    const tags = Object.fromEntries(
+      store.tagsOf(instanceId).map((tag) => [tag.key, tag.value] as const),
+    );
+    const profileArn = instance.iamInstanceProfileArn;
+    return {
+      instanceId,
+      instanceType: instance.instanceType,
+      imageId: instance.imageId,
+      amiLaunchIndex: instance.amiLaunchIndex,
+      reservationId: instance.reservationId,
+      accountId: this.accountId,
+      region: this.region,
+      availabilityZone: instance.availabilityZone,
+      availabilityZoneId: subnet?.availabilityZoneId ?? '',
+      launchTime: instance.launchTime,
+      privateIp,
+      privateDnsName: privateDnsNameOf(this.region, privateIp),
+      interfaces,
+      securityGroupNames: primary?.securityGroupNames ?? [],
+      ...(profileArn
+        ? {
+            iamInstanceProfileArn: profileArn,
+            iamInstanceProfileId: `AIPA${instanceId.slice(2, 19).toUpperCase()}`,
+          }
+        : {}),
+      tags,
+    };
+  }
+
+  isAuthoritativeFor(name: string): boolean {
+    return name === this.#zone || name.endsWith(`.${this.#zone}`);
+  }
+
+  /** `ip-a-b-c-d.<zone>` resolves when a.b.c.d is an address of an interface in the VPC. */
+  resolveName(name: string): NameAddresses | undefined {
+    if (!name.endsWith(`.${this.#zone}`)) return undefined;
+    const host = name.slice(0, -this.#zone.length - 1);
+    const match = instanceHostPattern.exec(host);
+    if (!match) return undefined;
+    const address = match.slice(1, 5).map(Number).join('.');
+    if (match.slice(1, 5).some((part) => Number(part) > 255 || String(Number(part)) !== part)) {
+      return undefined;
+    }
+    const { compute } = this.#store;
+    const known = this.#store.vpcs().some((vpc) => compute.addressOwner(vpc.vpcId, address));
+    return known ? { v4: [address], v6: [] } : undefined;
+  }
+}
