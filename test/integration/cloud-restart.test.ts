@@ -24,16 +24,7 @@ import { waitFor } from '../support/wait-for.js';
 import { createTestHome, isRoot, type TestHome } from '../support/test-home.js';
 
 function clientOf(cloud: CloudProcess): EC2Client {
-  const env = cloud.env();
-  return new EC2Client({
-    endpoint: env.AWS_ENDPOINT_URL ?? '',
-    region: env.AWS_REGION ?? '',
-    credentials: {
-      accessKeyId: env.AWS_ACCESS_KEY_ID ?? '',
-      secretAccessKey: env.AWS_SECRET_ACCESS_KEY ?? '',
-    },
-    maxAttempts: 1,
-  });
+  return cloud.ec2Client();
 }
 
 async function createGroup(cloud: CloudProcess, name: string): Promise<string> {

@@ -3,6 +3,7 @@
  * `aws-env`; shell scripts run with that file sourced, exactly as a user's terminal would.
  */
 import { spawn, execFile, type ChildProcess } from 'node:child_process';
+import { EC2Client } from '@aws-sdk/client-ec2';
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { cliPath } from './run-cli.js';
@@ -62,6 +63,48 @@ export class CloudProcess {
       if (match?.[1] && match[2] !== undefined) env[match[1]] = match[2];
     }
     return env;
+  }
+
+  /** An SDK v3 client configured from `aws-env`, as a user's program would be. */
+  ec2Client(): EC2Client {
+    const env = this.env();
+    return new EC2Client({
+      endpoint: env.AWS_ENDPOINT_URL ?? '',
+      region: env.AWS_REGION ?? '',
+      credentials: {
+        accessKeyId: env.AWS_ACCESS_KEY_ID ?? '',
+        secretAccessKey: env.AWS_SECRET_ACCESS_KEY ?? '',
+      },
+      maxAttempts: 1,
+    });
+  }
+
+  /** Like `sh`, but fails (with the script's stderr) unless it exits 0; returns trimmed stdout. */
+  async shOk(script: string): Promise<string> {
+    const result = await this.sh(script);
+    if (result.code !== 0)
+      throw new Error(`script failed (${result.code}): ${script}\n${result.stderr}`);
+    return result.stdout.trim();
+  }
+
+  /** `sgpods exec <instance> -- <command…>` on this home. */
+  exec(instanceId: string, command: readonly string[]): Promise<ShellResult> {
+    return new Promise((resolve) => {
+      execFile(
+        process.execPath,
+        [cliPath, '--home', this.home, 'exec', instanceId, '--', ...command],
+        { timeout: 60_000, env: { ...process.env, NODE_NO_WARNINGS: '1' } },
+        (error, stdout, stderr) => {
+          const code = error ? (typeof error.code === 'number' ? error.code : -1) : 0;
+          resolve({ code, stdout, stderr });
+        },
+      );
+    });
+  }
+
+  /** The argv prefix that runs a command inside an instance (for long-lived probes). */
+  execPrefix(instanceId: string): string[] {
+    return [process.execPath, cliPath, '--home', this.home, 'exec', instanceId, '--'];
   }
 
   /** Runs a bash script with `aws-env` sourced (and no user aws config). */

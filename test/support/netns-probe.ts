@@ -16,8 +16,16 @@ export class NetnsProbe {
   #nextId = 1;
   readonly ready: Promise<void>;
 
-  constructor(readonly namespace: string) {
-    this.#child = spawn('ip', ['netns', 'exec', namespace, 'python3', '-u', agentPath], {
+  /**
+   * `command` runs the agent somewhere else than `ip netns exec <namespace>`: inside an instance
+   * through `sgpods exec`, say (`namespace` then only labels the probe).
+   */
+  constructor(
+    readonly namespace: string,
+    command: readonly string[] = ['ip', 'netns', 'exec', namespace],
+  ) {
+    const [program = 'ip', ...args] = command;
+    this.#child = spawn(program, [...args, 'python3', '-u', agentPath], {
       stdio: ['pipe', 'pipe', 'pipe'],
     });
     let markReady: () => void = () => undefined;

@@ -263,6 +263,7 @@ export class ComputePlane {
       await router.detachInterface(eniId);
       this.#applied.delete(eniId);
     }
+    if (!this.#firstPass) return;
     const strays = await router.strayPortNames();
     const pluggedElsewhere = new Set(
       [...desired.ports.keys()]
@@ -305,9 +306,13 @@ export class ComputePlane {
       this.#writeResolvConf(namespace, instance);
       await addNamespace(namespace);
       await setSysctls(namespace, {
-        // An instance does not forward; unprivileged ping works as on Amazon Linux.
+        // An instance does not forward; unprivileged ping works as on Amazon Linux; reverse-path
+        // filtering is loose (as the VPC CNI sets it), since replies to a branch ENI's address
+        // come in on its VLAN interface while the main table points elsewhere.
         'net.ipv4.ip_forward': 0,
         'net.ipv4.ping_group_range': '0 2147483647',
+        'net.ipv4.conf.all.rp_filter': 2,
+        'net.ipv4.conf.default.rp_filter': 2,
       });
       this.#namespaces.add(namespace);
     });
