@@ -18,6 +18,9 @@ import { cloudDatabasePath, routerNamespaceOf } from '../../src/servers/cloud/cl
 import { openCloudDatabase } from '../../src/servers/cloud/state/cloud-database.js';
 import { Ec2Store } from '../../src/servers/cloud/state/ec2-store.js';
 import { kernelPrefix } from '../../src/core/kernel-names.js';
+import { linkNames } from '../../src/adapters/netns/netns.js';
+import { instanceNamespaceOf } from '../../src/servers/cloud/dataplane/compute-plane.js';
+import { spawn } from 'node:child_process';
 import { CloudProcess } from '../support/cloud-process.js';
 import { runCli } from '../support/run-cli.js';
 import { waitFor } from '../support/wait-for.js';
@@ -160,4 +163,115 @@ describe.skipIf(!isRoot)('the cloud after kill -9', () => {
     for (const cidr of acknowledged) expect(present.has(cidr), cidr).toBe(true);
     expect(await kernelDrift(home.home)).toBe('');
   });
+
+  it('keeps instances, ports and branches across kill -9, and applies a termination committed meanwhile', async () => {
+    cloud = await CloudProcess.start(home.home);
+    const subnet = await cloud.shOk(
+      `aws ec2 describe-subnets --filters 'Name=tag:Name,Values=*PrivateUSWEST2A*' --query 'Subnets[0].SubnetId' --output text`,
+    );
+    const group = await createGroup(cloud, 'NODE_SG');
+    await cloud.shOk(
+      `aws ec2 authorize-security-group-ingress --group-id ${group} --protocol tcp --port 7000 --source-group ${group}`,
+    );
+    const ids = (
+      await cloud.shOk(
+        `aws ec2 run-instances --image-id ami-0123456789abcdef0 --instance-type m5.large --count 3 --subnet-id ${subnet} --security-group-ids ${group} --query 'Instances[].InstanceId' --output text`,
+      )
+    ).split(/\s+/);
+    const [server = '', clientInstance = '', doomed = ''] = ids;
+    await waitFor(
+      async () =>
+        (await cloud?.shOk(
+          `aws ec2 describe-instances --filters Name=instance-state-name,Values=running --query 'length(Reservations[].Instances[])' --output text`,
+        )) === '3',
+      { timeoutMs: 30_000, what: 'three instances to run' },
+    );
+    const trunk = await cloud.shOk(
+      `aws ec2 create-network-interface --subnet-id ${subnet} --interface-type trunk --groups ${group} --query NetworkInterface.NetworkInterfaceId --output text`,
+    );
+    await cloud.shOk(
+      `aws ec2 attach-network-interface --network-interface-id ${trunk} --instance-id ${server} --device-index 1`,
+    );
+    const branch = await cloud.shOk(
+      `aws ec2 create-network-interface --subnet-id ${subnet} --groups ${group} --query NetworkInterface.NetworkInterfaceId --output text`,
+    );
+    await cloud.shOk(
+      `aws ec2 associate-trunk-interface --branch-interface-id ${branch} --trunk-interface-id ${trunk} --vlan-id 9`,
+    );
+    const serverIp = await cloud.shOk(
+      `aws ec2 describe-instances --instance-ids ${server} --query 'Reservations[0].Instances[0].PrivateIpAddress' --output text`,
+    );
+    const router = routerNamespaceOf(home.home);
+    const linksBefore = (await linkNames(router)).sort();
+    await cloud.crash();
+
+    // Committed while the cloud was down: the third instance is shutting down, its ENI gone.
+    const database = openCloudDatabase(cloudDatabasePath(home.home));
+    const store = new Ec2Store(database);
+    store.transaction(() => {
+      for (const attachment of store.compute.attachmentsOf(doomed)) {
+        store.compute.deleteAttachment(attachment.attachmentId);
+        store.compute.deleteNetworkInterface(attachment.networkInterfaceId);
+      }
+      store.compute.setInstanceState(doomed, 'running', 'shutting-down', new Date().toISOString());
+    });
+    database.close();
+
+    cloud = await CloudProcess.start(home.home);
+    await waitFor(
+      async () =>
+        (await cloud?.shOk(
+          `aws ec2 describe-instances --instance-ids ${doomed} --query 'Reservations[0].Instances[0].State.Name' --output text`,
+        )) === 'terminated',
+      { timeoutMs: 30_000, what: 'the committed termination to be applied' },
+    );
+    expect(await home.ownedNamespaces()).not.toContain(
+      instanceNamespaceOf(kernelPrefix(home.home), doomed),
+    );
+    // The survivors' ports were adopted, not duplicated; the doomed one's port is gone.
+    const linksAfter = (await linkNames(router)).sort();
+    expect(linksAfter.length).toBe(linksBefore.length - 1);
+    expect(linksAfter.every((name) => linksBefore.includes(name))).toBe(true);
+    expect((await cloud.exec(server, ['ip', 'link', 'show', 'vlan.eth.9'])).code).toBe(0);
+    const listener = spawn(
+      process.execPath,
+      [...cloud.execPrefix(server).slice(1), 'python3', '-c', LISTEN_7000],
+      {
+        stdio: ['ignore', 'pipe', 'inherit'],
+      },
+    );
+    try {
+      await waitFor(() => listener.stdout.read() !== null, {
+        timeoutMs: 30_000,
+        what: 'the listener',
+      });
+      const connect = await cloud.exec(clientInstance, [
+        'python3',
+        '-c',
+        `import socket; socket.create_connection(("${serverIp}", 7000), timeout=5).close()`,
+      ]);
+      expect(connect.code, connect.stderr).toBe(0);
+    } finally {
+      listener.kill('SIGKILL');
+    }
+    const metadata = await cloud.exec(server, [
+      'curl',
+      '-sf',
+      '-m',
+      '5',
+      'http://169.254.169.254/latest/meta-data/instance-id',
+    ]);
+    expect(metadata.stdout).toBe(server);
+  });
 });
+
+const LISTEN_7000 = [
+  'import socket, sys',
+  's = socket.socket()',
+  's.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)',
+  "s.bind(('0.0.0.0', 7000))",
+  's.listen(8)',
+  "print('listening', flush=True)",
+  'while True:',
+  '    s.accept()[0].close()',
+].join('\n');
