@@ -7,13 +7,19 @@ import { fileURLToPath } from 'node:url';
 import { cloudBenchmark } from './cloud.bench.js';
 import { dataplaneBenchmark } from './dataplane.bench.js';
 import { evaluatorBenchmark } from './evaluator.bench.js';
+import { instancesBenchmark } from './instances.bench.js';
 
 export interface Benchmark {
   readonly name: string;
   run(): Record<string, number> | Promise<Record<string, number>>;
 }
 
-const benchmarks: readonly Benchmark[] = [evaluatorBenchmark, dataplaneBenchmark, cloudBenchmark];
+const benchmarks: readonly Benchmark[] = [
+  evaluatorBenchmark,
+  dataplaneBenchmark,
+  cloudBenchmark,
+  instancesBenchmark,
+];
 
 async function main(names: readonly string[]): Promise<number> {
   const unknown = names.filter((name) => !benchmarks.some((b) => b.name === name));

@@ -236,15 +236,15 @@ export class ComputePlane {
       if (this.#firstPass) await this.#adopt(router, desired);
       await this.#removePorts(router, desired);
       await this.#removeNamespaces(desired);
-      await this.#createNamespaces(desired);
-      await this.#applyPorts(router, desired);
+      await this.#updatePorts(router, desired);
+      await this.#plugIn(router, desired);
       await router.flush();
     }
     this.#firstPass = false;
     this.#advanceStates(desired);
   }
 
-  /** After a restart: learn which namespaces exist; ports are re-plugged (idempotently). */
+  /** After a restart: learn which instance namespaces exist (ports are re-plugged, idempotently). */
   async #adopt(router: VpcRouter, desired: DesiredState): Promise<void> {
     const instancePrefix = kernelName(this.#prefix, 'i');
     this.#namespaces = new Set(
@@ -257,30 +257,27 @@ export class ComputePlane {
   }
 
   async #removePorts(router: VpcRouter, desired: DesiredState): Promise<void> {
-    for (const [eniId, applied] of this.#applied) {
-      const wanted = desired.ports.get(eniId);
-      if (wanted && identityOf(wanted) === identityOf(applied)) continue;
-      await router.detachInterface(eniId);
-      this.#applied.delete(eniId);
-    }
+    const gone = [...this.#applied]
+      .filter(([eniId, applied]) => {
+        const wanted = desired.ports.get(eniId);
+        return !wanted || identityOf(wanted) !== identityOf(applied);
+      })
+      .map(([eniId]) => eniId);
+    await router.detachInterfaces(gone);
+    for (const eniId of gone) this.#applied.delete(eniId);
     if (!this.#firstPass) return;
-    const strays = await router.strayPortNames();
-    const pluggedElsewhere = new Set(
-      [...desired.ports.keys()]
-        .filter((id) => !this.#applied.has(id))
-        .map((id) => router.portNameOf(id)),
-    );
-    // A port the kernel still has from before a restart: re-plugged below if wanted, else gone.
-    const unwanted = strays.filter((name) => !pluggedElsewhere.has(name));
+    // Ports the kernel kept from before a restart: re-plugged below if wanted, else removed.
+    const wanted = new Set([...desired.ports.keys()].map((id) => router.portNameOf(id)));
+    const unwanted = (await router.strayPortNames()).filter((name) => !wanted.has(name));
     if (unwanted.length > 0) await router.deleteLinks(unwanted);
   }
 
   async #removeNamespaces(desired: DesiredState): Promise<void> {
-    for (const namespace of [...this.#namespaces]) {
-      if (desired.namespaces.has(namespace)) continue;
+    const gone = [...this.#namespaces].filter((namespace) => !desired.namespaces.has(namespace));
+    await this.#inParallel(gone, async (namespace) => {
       await removeNamespace(namespace);
       this.#namespaces.delete(namespace);
-    }
+    });
   }
 
   async #inParallel<T>(items: readonly T[], work: (item: T) => Promise<void>): Promise<void> {
@@ -300,22 +297,19 @@ export class ComputePlane {
     if (errors.length > 0) throw errors[0];
   }
 
-  async #createNamespaces(desired: DesiredState): Promise<void> {
-    const missing = [...desired.namespaces].filter(([name]) => !this.#namespaces.has(name));
-    await this.#inParallel(missing, async ([namespace, instance]) => {
-      this.#writeResolvConf(namespace, instance);
-      await addNamespace(namespace);
-      await setSysctls(namespace, {
-        // An instance does not forward; unprivileged ping works as on Amazon Linux; reverse-path
-        // filtering is loose (as the VPC CNI sets it), since replies to a branch ENI's address
-        // come in on its VLAN interface while the main table points elsewhere.
-        'net.ipv4.ip_forward': 0,
-        'net.ipv4.ping_group_range': '0 2147483647',
-        'net.ipv4.conf.all.rp_filter': 2,
-        'net.ipv4.conf.default.rp_filter': 2,
-      });
-      this.#namespaces.add(namespace);
+  async #createNamespace(namespace: string, instance: InstanceRow): Promise<void> {
+    this.#writeResolvConf(namespace, instance);
+    await addNamespace(namespace);
+    await setSysctls(namespace, {
+      // An instance does not forward; unprivileged ping works as on Amazon Linux; reverse-path
+      // filtering is loose (as the VPC CNI sets it), since replies to a branch ENI's address
+      // come in on its VLAN interface while the main table points elsewhere.
+      'net.ipv4.ip_forward': 0,
+      'net.ipv4.ping_group_range': '0 2147483647',
+      'net.ipv4.conf.all.rp_filter': 2,
+      'net.ipv4.conf.default.rp_filter': 2,
     });
+    this.#namespaces.add(namespace);
   }
 
   /** `ip netns exec` mounts /etc/netns/<namespace>/resolv.conf over /etc/resolv.conf. */
@@ -333,36 +327,57 @@ export class ComputePlane {
     );
   }
 
-  async #applyPorts(router: VpcRouter, desired: DesiredState): Promise<void> {
-    const added: DesiredPort[] = [];
+  /** Groups, source/dest check and addresses of ports already plugged in, changed in place. */
+  async #updatePorts(router: VpcRouter, desired: DesiredState): Promise<void> {
+    const texts = (list: readonly IpAddress[]) => list.map((item) => item.text);
     for (const [eniId, port] of desired.ports) {
       const applied = this.#applied.get(eniId);
-      if (!applied) {
-        added.push(port);
-        continue;
-      }
+      if (!applied) continue;
       if (!sameList(applied.groupIds, port.groupIds)) {
         router.setInterfaceGroups(eniId, port.groupIds);
       }
       if ((applied.sourceDestCheck ?? true) !== (port.sourceDestCheck ?? true)) {
         router.setSourceDestCheck(eniId, port.sourceDestCheck ?? true);
       }
-      const texts = (list: readonly IpAddress[]) => list.map((item) => item.text);
       if (!sameList(texts(applied.addresses), texts(port.addresses))) {
         await router.setInterfaceAddresses(eniId, port.addresses);
       }
       this.#applied.set(eniId, port);
     }
-    // Primary interfaces first: a second interface's host routes need its namespace's eth0 up.
-    added.sort((a, b) => a.hostInterface.localeCompare(b.hostInterface));
-    const byNamespace = new Map<string, DesiredPort[]>();
-    for (const port of added) {
-      byNamespace.set(port.hostNamespace, [...(byNamespace.get(port.hostNamespace) ?? []), port]);
+  }
+
+  /**
+   * New namespaces and ports, instance by instance (several at once): each instance is marked
+   * `running` as soon as its namespace, its ports and their rules are in the kernel.
+   */
+  async #plugIn(router: VpcRouter, desired: DesiredState): Promise<void> {
+    const newPorts = new Map<string, DesiredPort[]>();
+    for (const port of desired.ports.values()) {
+      if (this.#applied.has(port.networkInterfaceId)) continue;
+      newPorts.set(port.instanceId, [...(newPorts.get(port.instanceId) ?? []), port]);
     }
-    await this.#inParallel([...byNamespace.values()], async (ports) => {
+    const work = [...desired.namespaces].filter(
+      ([namespace, instance]) =>
+        !this.#namespaces.has(namespace) || newPorts.has(instance.instanceId),
+    );
+    await this.#inParallel(work, async ([namespace, instance]) => {
+      if (!this.#namespaces.has(namespace)) await this.#createNamespace(namespace, instance);
+      // Primary interfaces first: a second interface's routes need the namespace's eth0 up.
+      const ports = (newPorts.get(instance.instanceId) ?? []).sort((a, b) =>
+        a.hostInterface.localeCompare(b.hostInterface),
+      );
       for (const port of ports) {
         await router.attachInterface(port, { flush: false });
         this.#applied.set(port.networkInterfaceId, port);
+      }
+      await router.flush();
+      if (instance.state === 'pending') {
+        this.#store.compute.setInstanceState(
+          instance.instanceId,
+          'pending',
+          'running',
+          new Date().toISOString(),
+        );
       }
     });
   }

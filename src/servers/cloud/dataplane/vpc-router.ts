@@ -16,9 +16,9 @@ import {
   ipBatch,
   linkNames,
   setSysctls,
-  vethInPlaceLine,
 } from '../../../adapters/netns/netns.js';
 import { runCommand } from '../../../adapters/exec/run-command.js';
+import { CommandError } from '../../../core/errors.js';
 import { listNftTable, readNftCounters, readNftSetCounters } from '../../../adapters/nft/nft.js';
 import { NftSession } from '../../../adapters/nft/nft-session.js';
 import { objectNames, type RouterPort } from '../../../core/dataplane/compile-ruleset.js';
@@ -113,6 +113,9 @@ export class VpcRouter {
       'net.ipv6.conf.all.forwarding': 1,
       'net.ipv4.conf.all.rp_filter': 0,
       'net.ipv4.conf.default.rp_filter': 0,
+      // Every port answers ARP for the addresses routed through the router (new ports inherit
+      // this; their proxy delay is per port: a namespace has no neighbour defaults to inherit).
+      'net.ipv4.conf.default.proxy_arp': 1,
     });
     return router;
   }
@@ -166,14 +169,30 @@ export class VpcRouter {
     this.#model.setPort(routerPortOf(id, port));
   }
 
-  /** The veth pair of a port (created in place, unless it exists) with proxy ARP on its router end. */
-  async #createPort(portName: string, hostInterface: string, hostNamespace: string): Promise<void> {
-    if (!(await linkNames(this.namespace)).includes(portName)) {
-      await ipBatch(undefined, [
-        vethInPlaceLine(portName, this.namespace, hostInterface, hostNamespace),
-      ]);
+  /**
+   * The veth pair of a port, created from the router's side with the host end put straight into
+   * its namespace, and the router-side lines run in the same batch (one process per port). A
+   * pair that exists (a restart) keeps its link; the lines are applied again. Proxy ARP comes
+   * is set per port.
+   */
+  async #createPort(
+    portName: string,
+    hostInterface: string,
+    hostNamespace: string,
+    routerLines: readonly string[],
+  ): Promise<void> {
+    const add = `link add ${portName} type veth peer name ${hostInterface} netns ${hostNamespace}`;
+    try {
+      await ipBatch(this.namespace, [add, ...routerLines]);
+    } catch (error) {
+      if (!(error instanceof CommandError && /File exists/.test(error.stderr))) throw error;
+      await ipBatch(this.namespace, routerLines);
     }
-    await setSysctls(this.namespace, proxyArpOn(portName));
+    // Proxy ARP answers at once; the default delay holds first packets up to 0.8 s.
+    await setSysctls(this.namespace, {
+      [`net.ipv4.conf.${portName}.proxy_arp`]: 1,
+      [`net.ipv4.neigh.${portName}.proxy_delay`]: 0,
+    });
   }
 
   /**
@@ -186,8 +205,7 @@ export class VpcRouter {
     const gateway = nthAddress(spec.subnet, 1).text;
     const v4 = spec.addresses.filter((address) => address.family === 4);
     const v6 = spec.addresses.filter((address) => address.family === 6);
-    await this.#createPort(portName, spec.hostInterface, spec.hostNamespace);
-    await ipBatch(this.namespace, [
+    await this.#createPort(portName, spec.hostInterface, spec.hostNamespace, [
       `link set ${portName} up`,
       ...(v4.length > 0 ? [`addr replace ${gateway}/32 dev ${portName} noprefixroute`] : []),
       ...(v6.length > 0 ? [`addr replace ${ipv6Gateway}/64 dev ${portName} nodad`] : []),
@@ -263,10 +281,12 @@ export class VpcRouter {
     );
   }
 
+  /** Deletes router-side links (and so their pairs); links already gone are fine. */
   async deleteLinks(names: readonly string[]): Promise<void> {
+    const present = new Set(await linkNames(this.namespace));
     await ipBatch(
       this.namespace,
-      names.map((name) => `link del ${name}`),
+      names.filter((name) => present.has(name)).map((name) => `link del ${name}`),
     );
   }
 
@@ -290,8 +310,7 @@ export class VpcRouter {
   async attachOutside(spec: AttachOutside): Promise<string> {
     const key = `outside:${spec.name}`;
     const portName = this.portNameOf(key);
-    await this.#createPort(portName, spec.hostInterface, spec.hostNamespace);
-    await ipBatch(this.namespace, [
+    await this.#createPort(portName, spec.hostInterface, spec.hostNamespace, [
       `link set ${portName} up`,
       `addr replace ${outsideGateway}/32 dev ${portName} noprefixroute`,
       ...spec.addresses.map(
@@ -320,14 +339,22 @@ export class VpcRouter {
 
   /** Unplugs an ENI: its rules first, then the veth pair (the host end goes with it). */
   async detachInterface(networkInterfaceId: string): Promise<void> {
-    const port = this.#ports.get(networkInterfaceId);
-    if (!port) return;
-    this.#ports.delete(networkInterfaceId);
-    this.#model.removePort(port.portName);
-    await this.flush();
-    if ((await linkNames(this.namespace)).includes(port.portName)) {
-      await ipBatch(this.namespace, [`link del ${port.portName}`]);
+    await this.detachInterfaces([networkInterfaceId]);
+  }
+
+  /** Unplugs ENIs: their rules in one transaction, then their veth pairs in one batch. */
+  async detachInterfaces(networkInterfaceIds: readonly string[]): Promise<void> {
+    const names: string[] = [];
+    for (const id of networkInterfaceIds) {
+      const port = this.#ports.get(id);
+      if (!port) continue;
+      this.#ports.delete(id);
+      this.#model.removePort(port.portName);
+      names.push(port.portName);
     }
+    if (names.length === 0) return;
+    await this.flush();
+    await this.deleteLinks(names);
   }
 
   /** Applies every pending change in one transaction; concurrent calls share it. */
@@ -430,13 +457,6 @@ function routerPortOf(id: string, port: Port): RouterPort {
     addresses: port.addresses,
     groupIds: port.groupIds,
     sourceDestCheck: port.sourceDestCheck,
-  };
-}
-
-function proxyArpOn(portName: string): Record<string, number> {
-  return {
-    [`net.ipv4.conf.${portName}.proxy_arp`]: 1,
-    [`net.ipv4.neigh.${portName}.proxy_delay`]: 0,
   };
 }
 
