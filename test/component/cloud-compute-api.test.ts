@@ -26,6 +26,8 @@ import {
 } from '@aws-sdk/client-ec2';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestCloud, type TestCloud } from '../support/cloud-fixture.js';
+import { runCli } from '../support/run-cli.js';
+import { isRoot } from '../support/test-home.js';
 import { waitFor } from '../support/wait-for.js';
 
 const image = 'ami-0123456789abcdef0';
@@ -537,5 +539,21 @@ describe('the compute API (instances, interfaces, trunks)', () => {
       association.InterfaceAssociation?.AssociationId ?? '',
     ]);
     expect(disassociated.Return).toBe(true);
+  });
+
+  it('sgpods exec: clear errors for a bad id, an unknown instance, and an instance without a kernel', async () => {
+    const instance = await running((await run()).InstanceId ?? '');
+    const exec = (id: string) => runCli(['--home', cloud.home, 'exec', id, '--', 'true']);
+    const malformed = exec('bogus');
+    expect(malformed.code).toBe(2);
+    expect(malformed.stderr).toContain('Invalid id: "bogus"');
+    if (!isRoot) return;
+    const unknown = exec('i-0000000000000000f');
+    expect(unknown.code).toBe(1);
+    expect(unknown.stderr).toContain("The instance ID 'i-0000000000000000f' does not exist");
+    // This cloud runs without its dataplane: the instance has no namespace to enter.
+    const noKernel = exec(instance.InstanceId ?? '');
+    expect(noKernel.code).toBe(1);
+    expect(noKernel.stderr).toContain('has no namespace');
   });
 });
