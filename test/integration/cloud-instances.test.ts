@@ -225,6 +225,13 @@ describe.skipIf(!isRoot)('instances, interfaces and trunks on real packets', () 
       expect(result.code, `${path}: ${result.stderr}`).toBe(0);
       return result.stdout;
     };
+    // sgpods exec passes stdin, stdout, stderr and the exit status through.
+    const echoed = await cloud.exec(
+      instance.instanceId,
+      ['sh', '-c', 'cat; echo oops >&2; exit 7'],
+      'from stdin\n',
+    );
+    expect(echoed).toEqual({ code: 7, stdout: 'from stdin\n', stderr: 'oops\n' });
     expect(await get('meta-data/instance-id')).toBe(instance.instanceId);
     expect(await get('meta-data/local-ipv4')).toBe(instance.address);
     expect(await get('meta-data/public-ipv4')).toBe(instance.address);

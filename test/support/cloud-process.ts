@@ -87,10 +87,10 @@ export class CloudProcess {
     return result.stdout.trim();
   }
 
-  /** `sgpods exec <instance> -- <command…>` on this home. */
-  exec(instanceId: string, command: readonly string[]): Promise<ShellResult> {
+  /** `sgpods exec <instance> -- <command…>` on this home, with `input` on its stdin. */
+  exec(instanceId: string, command: readonly string[], input = ''): Promise<ShellResult> {
     return new Promise((resolve) => {
-      execFile(
+      const child = execFile(
         process.execPath,
         [cliPath, '--home', this.home, 'exec', instanceId, '--', ...command],
         { timeout: 60_000, env: { ...process.env, NODE_NO_WARNINGS: '1' } },
@@ -99,6 +99,7 @@ export class CloudProcess {
           resolve({ code, stdout, stderr });
         },
       );
+      child.stdin?.end(input);
     });
   }
 
