@@ -15,6 +15,7 @@ import {
   DescribeInstanceTypesCommand,
   DescribeInstancesCommand,
   DescribeNetworkInterfacesCommand,
+  DescribeSubnetsCommand,
   DetachNetworkInterfaceCommand,
   ModifyNetworkInterfaceAttributeCommand,
   RunInstancesCommand,
@@ -269,6 +270,10 @@ describe('the compute API (instances, interfaces, trunks)', () => {
 
   it('creates, attaches, modifies and deletes interfaces with EC2 semantics', async () => {
     const instance = await running((await run({ InstanceType: 't3.micro' })).InstanceId ?? '');
+    const free = async () =>
+      (await ec2.send(new DescribeSubnetsCommand({ SubnetIds: [subnet] }))).Subnets?.[0]
+        ?.AvailableIpAddressCount ?? 0;
+    const freeBefore = await free();
     const created = await ec2.send(
       new CreateNetworkInterfaceCommand({
         SubnetId: subnet,
@@ -288,6 +293,7 @@ describe('the compute API (instances, interfaces, trunks)', () => {
       TagSet: [{ Key: 'team', Value: 'pods' }],
     });
     expect(created.ClientToken).toBe('token-1');
+    expect(await free()).toBe(freeBefore - 1);
     // The same client token again: the same interface, nothing new.
     const again = await ec2.send(
       new CreateNetworkInterfaceCommand({ SubnetId: subnet, ClientToken: 'token-1' }),

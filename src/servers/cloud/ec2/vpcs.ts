@@ -59,11 +59,23 @@ export function describeVpcs(params: QueryParams, context: Ec2Context): Record<s
   };
 }
 
-/** Free addresses: the block minus the five AWS reserves in every subnet. */
-function availableAddresses(cidrBlock: string): number {
+/** Free addresses: the block minus the five AWS reserves in every subnet and those in use. */
+function availableAddresses(cidrBlock: string, used: number): number {
   const parsed = parseCidr(cidrBlock);
   if (!parsed) return 0;
-  return 2 ** (32 - parsed.cidr.prefixLength) - 5;
+  return 2 ** (32 - parsed.cidr.prefixLength) - 5 - used;
+}
+
+/** Private addresses in use per subnet (every address of every interface in it). */
+function usedAddressesBySubnet(context: Ec2Context): Map<string, number> {
+  const { compute } = context.store;
+  const addresses = compute.addresses();
+  const used = new Map<string, number>();
+  for (const row of compute.networkInterfaces()) {
+    const count = addresses.get(row.networkInterfaceId)?.length ?? 0;
+    used.set(row.subnetId, (used.get(row.subnetId) ?? 0) + count);
+  }
+  return used;
 }
 
 const subnetFilterFields: FilterFields<SubnetRow> = {
@@ -99,6 +111,7 @@ export function describeSubnets(
     (subnet) => tags(subnet.subnetId),
   );
   const page = paginate(selected, params, { min: 5, max: 1000 });
+  const used = usedAddressesBySubnet(context);
   return {
     subnetSet: page.items.map((subnet) => ({
       subnetId: subnet.subnetId,
@@ -108,7 +121,7 @@ export function describeSubnets(
       vpcId: subnet.vpcId,
       cidrBlock: subnet.cidrBlock,
       ipv6CidrBlockAssociationSet: [],
-      availableIpAddressCount: availableAddresses(subnet.cidrBlock),
+      availableIpAddressCount: availableAddresses(subnet.cidrBlock, used.get(subnet.subnetId) ?? 0),
       availabilityZone: subnet.availabilityZone,
       availabilityZoneId: subnet.availabilityZoneId,
       defaultForAz: false,
