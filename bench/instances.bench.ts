@@ -69,101 +69,106 @@ export const instancesBenchmark: Benchmark = {
       return {};
     }
     const home = mkdtempSync(join(tmpdir(), 'sgpods-bench-instances-'));
-    const service = await CloudService.open({ home, dataplane: true });
-    const endpoint = await startCloudEndpoint({
-      credentials: service.credentials,
-      ec2: (action, params) => service.ec2(action, params),
-    });
-    const client = new EC2Client({
-      endpoint: endpoint.url,
-      region: service.region,
-      credentials: service.credentials,
-      maxAttempts: 1,
-    });
-    const subnet = service.network.privateSubnetIds[0] ?? '';
-    const run = async (count: number): Promise<string[]> => {
-      const result = await client.send(
-        new RunInstancesCommand({
-          ImageId: image,
-          InstanceType: 'm5.large',
-          MinCount: count,
-          MaxCount: count,
-          SubnetId: subnet,
-        }),
-      );
-      return (result.Instances ?? []).map((instance) => instance.InstanceId ?? '');
-    };
-    const results: Record<string, number> = {};
     try {
-      // The prober: every instance carries the VPC's default group, which admits itself.
-      const [prober = ''] = await run(1);
-      await until(
-        async () => (await instancesOf(client, [prober]))[0]?.State?.Name === 'running',
-        30_000,
-      );
-      const proberNamespace = service.instanceNamespaceOf(prober);
-      const toRunning: number[] = [];
-      const toReachable: number[] = [];
-      for (let index = 0; index < launches; index++) {
-        const started = performance.now();
-        const [id = ''] = await run(1);
-        let address = '';
-        await until(async () => {
-          const instance = (await instancesOf(client, [id]))[0];
-          address = instance?.PrivateIpAddress ?? '';
-          return instance?.State?.Name === 'running';
-        }, 30_000);
-        toRunning.push(performance.now() - started);
-        await until(() => pings(proberNamespace, address), 30_000);
-        toReachable.push(performance.now() - started);
-      }
-      toRunning.sort((a, b) => a - b);
-      toReachable.sort((a, b) => a - b);
-      results.run_to_running_p50_ms = percentile(toRunning, 50);
-      results.run_to_running_p99_ms = percentile(toRunning, 99);
-      results.run_to_reachable_p50_ms = percentile(toReachable, 50);
-      results.run_to_reachable_p99_ms = percentile(toReachable, 99);
-
-      const started = performance.now();
-      const ids = await run(burst);
-      results.run_200_call_ms = performance.now() - started;
-      let addresses: string[] = [];
-      await until(
-        async () => {
-          const instances = await instancesOf(client, ids);
-          addresses = instances.map((instance) => instance.PrivateIpAddress ?? '');
-          return instances.every((instance) => instance.State?.Name === 'running');
-        },
-        600_000,
-        100,
-      );
-      results.run_200_all_running_ms = performance.now() - started;
-      for (let index = 0; index < addresses.length; index += 20) {
-        await Promise.all(
-          addresses
-            .slice(index, index + 20)
-            .map((address) => until(() => pings(proberNamespace, address), 60_000)),
-        );
-      }
-      results.run_200_all_reachable_ms = performance.now() - started;
-      results.cloud_rss_after_231_instances_mib = process.memoryUsage().rss / 2 ** 20;
-      const terminating = performance.now();
-      await client.send(new TerminateInstancesCommand({ InstanceIds: ids }));
-      await until(
-        async () =>
-          (await instancesOf(client, ids)).every(
-            (instance) => instance.State?.Name === 'terminated',
-          ),
-        600_000,
-      );
-      results.terminate_200_all_terminated_ms = performance.now() - terminating;
+      return await measure(home);
     } finally {
-      client.destroy();
-      await endpoint.close();
-      await service.close();
       await sweepOwnedNamespaces(kernelPrefix(home));
       rmSync(home, { recursive: true, force: true });
     }
-    return results;
   },
 };
+
+async function measure(home: string): Promise<Record<string, number>> {
+  const service = await CloudService.open({ home, dataplane: true });
+  const endpoint = await startCloudEndpoint({
+    credentials: service.credentials,
+    ec2: (action, params) => service.ec2(action, params),
+  });
+  const client = new EC2Client({
+    endpoint: endpoint.url,
+    region: service.region,
+    credentials: service.credentials,
+    maxAttempts: 1,
+  });
+  const subnet = service.network.privateSubnetIds[0] ?? '';
+  const run = async (count: number): Promise<string[]> => {
+    const result = await client.send(
+      new RunInstancesCommand({
+        ImageId: image,
+        InstanceType: 'm5.large',
+        MinCount: count,
+        MaxCount: count,
+        SubnetId: subnet,
+      }),
+    );
+    return (result.Instances ?? []).map((instance) => instance.InstanceId ?? '');
+  };
+  const results: Record<string, number> = {};
+  try {
+    // The prober: every instance carries the VPC's default group, which admits itself.
+    const [prober = ''] = await run(1);
+    await until(
+      async () => (await instancesOf(client, [prober]))[0]?.State?.Name === 'running',
+      30_000,
+    );
+    const proberNamespace = service.instanceNamespaceOf(prober);
+    const toRunning: number[] = [];
+    const toReachable: number[] = [];
+    for (let index = 0; index < launches; index++) {
+      const started = performance.now();
+      const [id = ''] = await run(1);
+      let address = '';
+      await until(async () => {
+        const instance = (await instancesOf(client, [id]))[0];
+        address = instance?.PrivateIpAddress ?? '';
+        return instance?.State?.Name === 'running';
+      }, 30_000);
+      toRunning.push(performance.now() - started);
+      await until(() => pings(proberNamespace, address), 30_000);
+      toReachable.push(performance.now() - started);
+    }
+    toRunning.sort((a, b) => a - b);
+    toReachable.sort((a, b) => a - b);
+    results.run_to_running_p50_ms = percentile(toRunning, 50);
+    results.run_to_running_p99_ms = percentile(toRunning, 99);
+    results.run_to_reachable_p50_ms = percentile(toReachable, 50);
+    results.run_to_reachable_p99_ms = percentile(toReachable, 99);
+
+    const started = performance.now();
+    const ids = await run(burst);
+    results.run_200_call_ms = performance.now() - started;
+    let addresses: string[] = [];
+    await until(
+      async () => {
+        const instances = await instancesOf(client, ids);
+        addresses = instances.map((instance) => instance.PrivateIpAddress ?? '');
+        return instances.every((instance) => instance.State?.Name === 'running');
+      },
+      600_000,
+      100,
+    );
+    results.run_200_all_running_ms = performance.now() - started;
+    for (let index = 0; index < addresses.length; index += 20) {
+      await Promise.all(
+        addresses
+          .slice(index, index + 20)
+          .map((address) => until(() => pings(proberNamespace, address), 60_000)),
+      );
+    }
+    results.run_200_all_reachable_ms = performance.now() - started;
+    results.cloud_rss_after_231_instances_mib = process.memoryUsage().rss / 2 ** 20;
+    const terminating = performance.now();
+    await client.send(new TerminateInstancesCommand({ InstanceIds: ids }));
+    await until(
+      async () =>
+        (await instancesOf(client, ids)).every((instance) => instance.State?.Name === 'terminated'),
+      600_000,
+    );
+    results.terminate_200_all_terminated_ms = performance.now() - terminating;
+  } finally {
+    client.destroy();
+    await endpoint.close();
+    await service.close();
+  }
+  return results;
+}

@@ -6,23 +6,13 @@ import { rmSync } from 'node:fs';
 import { writePidFile } from '../../adapters/process/pid-file.js';
 import { vpcServicesProcessName } from '../../servers/cloud/link-local/vpc-services-process.js';
 import { accountId, cloudDatabasePath } from '../../servers/cloud/cloud-service.js';
-import { StateDirectory } from '../../servers/cloud/link-local/state-directory.js';
 import { runVpcServices } from '../../servers/cloud/link-local/vpc-services.js';
 import { exitCodes, type ExitCode } from '../exit-codes.js';
 
 export async function runVpcServicesCommand(home: string): Promise<ExitCode> {
-  const databasePath = cloudDatabasePath(home);
-  const directory = new StateDirectory(databasePath, 'us-west-2', accountId);
-  const network = JSON.parse(directory.meta('network') ?? '{}') as { vpcId?: string };
-  directory.close();
-  const reader = new StateDirectory(databasePath, 'us-west-2', accountId);
-  const vpc = reader.vpcCidrOf(network.vpcId ?? '');
-  reader.close();
-  if (!vpc) throw new Error(`the home's cloud has no VPC ${network.vpcId ?? ''}`);
   const services = await runVpcServices({
-    databasePath,
+    databasePath: cloudDatabasePath(home),
     accountId,
-    vpcCidr: vpc,
     onError: (error) => {
       process.stderr.write(
         `vpc-services: ${error instanceof Error ? error.message : String(error)}\n`,

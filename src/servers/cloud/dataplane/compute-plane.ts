@@ -233,7 +233,7 @@ export class ComputePlane {
     const desired = this.#desired();
     const router = this.#router;
     if (router) {
-      if (this.#firstPass) await this.#adopt(router, desired);
+      if (this.#firstPass) await this.#adopt();
       await this.#removePorts(router, desired);
       await this.#removeNamespaces(desired);
       await this.#updatePorts(router, desired);
@@ -244,16 +244,15 @@ export class ComputePlane {
     this.#advanceStates(desired);
   }
 
-  /** After a restart: learn which instance namespaces exist (ports are re-plugged, idempotently). */
-  async #adopt(router: VpcRouter, desired: DesiredState): Promise<void> {
+  /**
+   * After a start: learn which instance namespaces the kernel kept. Their ports are plugged in
+   * again below (idempotently: existing links are kept), which registers them with the router.
+   */
+  async #adopt(): Promise<void> {
     const instancePrefix = kernelName(this.#prefix, 'i');
     this.#namespaces = new Set(
       (await listNamespaces()).filter((name) => name.startsWith(instancePrefix)),
     );
-    const plugged = new Set(router.interfaceIds());
-    for (const port of desired.ports.values()) {
-      if (plugged.has(port.networkInterfaceId)) this.#applied.set(port.networkInterfaceId, port);
-    }
   }
 
   async #removePorts(router: VpcRouter, desired: DesiredState): Promise<void> {

@@ -267,11 +267,6 @@ export class VpcRouter {
     this.#model.setPort(routerPortOf(networkInterfaceId, updated));
   }
 
-  /** The ENIs plugged in (by id). */
-  interfaceIds(): string[] {
-    return [...this.#ports].filter(([, port]) => port.kind === 'eni').map(([id]) => id);
-  }
-
   /** Router-side links of this home's ports that no registered ENI or outside port owns. */
   async strayPortNames(): Promise<string[]> {
     const owned = new Set([...this.#ports.values()].map((port) => port.portName));

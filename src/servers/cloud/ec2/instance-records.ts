@@ -63,21 +63,6 @@ export function stateXml(state: InstanceRow['state']): XmlValue {
   return { code: instanceStateCodes[state], name: state };
 }
 
-/** The primary interface of an instance (device index 0), if it still has one. */
-export function primaryInterfaceOf(
-  instanceId: string,
-  store: Ec2Store,
-): { networkInterfaceId: string; address?: string } | undefined {
-  const primary = store.compute
-    .attachmentsOf(instanceId)
-    .find((attachment) => attachment.deviceIndex === 0);
-  if (!primary) return undefined;
-  const address = store.compute
-    .addressesOf(primary.networkInterfaceId)
-    .find((row) => row.primary)?.address;
-  return { networkInterfaceId: primary.networkInterfaceId, ...(address ? { address } : {}) };
-}
-
 export function instanceXml(
   row: InstanceRow,
   lookups: InterfaceLookups,

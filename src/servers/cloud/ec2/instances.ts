@@ -13,25 +13,19 @@ import { instanceStateCodes, type InstanceRow } from '../state/compute-store.js'
 import type { SubnetRow } from '../state/ec2-store.js';
 import type { Ec2Context } from './ec2-context.js';
 import { applyFilters, type FilterFields } from './filters.js';
-import {
-  existingInstances,
-  instanceXml,
-  malformedInstanceId,
-  stateXml,
-} from './instance-records.js';
+import { existingInstances, instanceXml, stateXml } from './instance-records.js';
 import {
   addressLimitOf,
   checkRequestedAddress,
   defaultGroupOf,
-  existingSubnet,
   insertInterface,
   interfaceGroups,
   interfaceLookups,
   privateDnsNameOf,
-  requiredParam,
 } from './interface-records.js';
-import { withClientToken } from './network-interfaces.js';
+import { withClientToken } from './client-tokens.js';
 import { paginate } from './pagination.js';
+import { existingSubnet } from './vpcs.js';
 import { applyTags, registerTaggableKind, tagsOf } from './tags.js';
 
 registerTaggableKind({
@@ -89,7 +83,7 @@ export function runInstances(params: QueryParams, context: Ec2Context): Record<s
 const nicPrefix = 'NetworkInterface.1.';
 
 function checkedImageId(params: QueryParams): string {
-  const imageId = requiredParam(params, 'ImageId');
+  const imageId = params.required('ImageId');
   if (!imageIdPattern.test(imageId)) {
     throw new Ec2RequestError(
       'InvalidAMIID.Malformed',
@@ -341,8 +335,7 @@ export function describeInstances(
 ): Record<string, XmlValue> {
   const { store } = context;
   const ids = params.list('InstanceId');
-  for (const id of ids) if (!isResourceId('instance', id)) throw malformedInstanceId(id);
-  if (ids.length > 0) existingInstances(store, ids);
+  existingInstances(store, ids);
   const lookups = interfaceLookups(store);
   const attachmentsByInstance = new Map<string, string[]>();
   for (const attachment of store.compute.attachments()) {

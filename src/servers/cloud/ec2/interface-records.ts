@@ -55,25 +55,6 @@ export function existingInterface(store: Ec2Store, id: string): NetworkInterface
   return row;
 }
 
-export function requiredParam(
-  params: { get(name: string): string | undefined },
-  name: string,
-): string {
-  const value = params.get(name);
-  if (value === undefined || value === '') {
-    throw new Ec2RequestError('MissingParameter', `The request must contain the parameter ${name}`);
-  }
-  return value;
-}
-
-export function existingSubnet(store: Ec2Store, id: string): SubnetRow {
-  const subnet = store.subnets().find((candidate) => candidate.subnetId === id);
-  if (!subnet) {
-    throw new Ec2RequestError('InvalidSubnetID.NotFound', `The subnet ID '${id}' does not exist`);
-  }
-  return subnet;
-}
-
 export function subnetCidrOf(subnet: SubnetRow): Cidr {
   const parsed = parseCidr(subnet.cidrBlock);
   if (!parsed) throw new RangeError(`subnet ${subnet.subnetId} has a bad CIDR`);

@@ -18,7 +18,6 @@ import {
   checkRequestedAddress,
   defaultGroupOf,
   existingInterface,
-  existingSubnet,
   insertInterface,
   interfaceGroups,
   interfaceInUse,
@@ -27,11 +26,12 @@ import {
   interfaceStatus,
   interfaceXml,
   reportedInterfaceType,
-  requiredParam,
   type InterfaceLookups,
 } from './interface-records.js';
 import { existingInstance, isTrunkingType } from './instance-records.js';
+import { withClientToken } from './client-tokens.js';
 import { paginate } from './pagination.js';
+import { existingSubnet } from './vpcs.js';
 import { registerGroupDependents } from './security-groups.js';
 import { applyTags, registerTaggableKind, tagSpecificationsOf } from './tags.js';
 
@@ -65,29 +65,13 @@ function nonNegative(params: QueryParams, name: string): number {
   return value;
 }
 
-/** Echoes a previous answer for a repeated client token (EC2 idempotency). */
-export function withClientToken(
-  action: string,
-  params: QueryParams,
-  context: Ec2Context,
-  work: () => Record<string, XmlValue>,
-): Record<string, XmlValue> {
-  const token = params.get('ClientToken');
-  if (token === undefined) return work();
-  const previous = context.store.compute.clientTokenResponse(action, token);
-  if (previous !== undefined) return JSON.parse(previous) as Record<string, XmlValue>;
-  const response = { ...work(), clientToken: token };
-  context.store.compute.putClientTokenResponse(action, token, JSON.stringify(response));
-  return response;
-}
-
 export function createNetworkInterface(
   params: QueryParams,
   context: Ec2Context,
 ): Record<string, XmlValue> {
   return withClientToken('CreateNetworkInterface', params, context, () => {
     const { store } = context;
-    const subnet = existingSubnet(store, requiredParam(params, 'SubnetId'));
+    const subnet = existingSubnet(store, params.required('SubnetId'));
     const requestedType = params.get('InterfaceType');
     if (requestedType !== undefined && !creatableTypes.has(requestedType)) {
       throw new Ec2RequestError(
@@ -137,7 +121,7 @@ export function deleteNetworkInterface(
   context: Ec2Context,
 ): Record<string, XmlValue> {
   const { compute } = context.store;
-  const row = existingInterface(context.store, requiredParam(params, 'NetworkInterfaceId'));
+  const row = existingInterface(context.store, params.required('NetworkInterfaceId'));
   const id = row.networkInterfaceId;
   if (
     compute.attachmentOfInterface(id) ||
@@ -214,8 +198,8 @@ export function attachNetworkInterface(
 ): Record<string, XmlValue> {
   const { store } = context;
   const { compute } = store;
-  const row = existingInterface(store, requiredParam(params, 'NetworkInterfaceId'));
-  const instance = existingInstance(store, requiredParam(params, 'InstanceId'));
+  const row = existingInterface(store, params.required('NetworkInterfaceId'));
+  const instance = existingInstance(store, params.required('InstanceId'));
   const deviceIndex = params.integer('DeviceIndex');
   if (deviceIndex === undefined) {
     throw new Ec2RequestError(
@@ -291,7 +275,7 @@ export function detachNetworkInterface(
   context: Ec2Context,
 ): Record<string, XmlValue> {
   const { compute } = context.store;
-  const attachmentId = requiredParam(params, 'AttachmentId');
+  const attachmentId = params.required('AttachmentId');
   const attachment = compute.attachment(attachmentId);
   if (!attachment) {
     throw new Ec2RequestError(
@@ -342,7 +326,7 @@ export function modifyNetworkInterfaceAttribute(
 ): Record<string, XmlValue> {
   const { store } = context;
   const { compute } = store;
-  const row = existingInterface(store, requiredParam(params, 'NetworkInterfaceId'));
+  const row = existingInterface(store, params.required('NetworkInterfaceId'));
   const id = row.networkInterfaceId;
   switch (modifiedAttribute(params)) {
     case 'groupSet': {
@@ -373,7 +357,7 @@ export function modifyNetworkInterfaceAttribute(
       break;
     }
     default: {
-      const attachmentId = requiredParam(params, 'Attachment.AttachmentId');
+      const attachmentId = params.required('Attachment.AttachmentId');
       const attachment = compute.attachmentOfInterface(id);
       if (!attachment || attachment.attachmentId !== attachmentId) {
         throw new Ec2RequestError(
@@ -401,7 +385,7 @@ export function assignPrivateIpAddresses(
 ): Record<string, XmlValue> {
   const { store } = context;
   const { compute } = store;
-  const row = existingInterface(store, requiredParam(params, 'NetworkInterfaceId'));
+  const row = existingInterface(store, params.required('NetworkInterfaceId'));
   const id = row.networkInterfaceId;
   const subnet = existingSubnet(store, row.subnetId);
   const requested = params.list('PrivateIpAddress');
@@ -474,7 +458,7 @@ export function unassignPrivateIpAddresses(
   context: Ec2Context,
 ): Record<string, XmlValue> {
   const { compute } = context.store;
-  const row = existingInterface(context.store, requiredParam(params, 'NetworkInterfaceId'));
+  const row = existingInterface(context.store, params.required('NetworkInterfaceId'));
   const id = row.networkInterfaceId;
   const requested = params.list('PrivateIpAddress');
   if (requested.length === 0) {
@@ -527,8 +511,8 @@ export function createNetworkInterfacePermission(
   params: QueryParams,
   context: Ec2Context,
 ): Record<string, XmlValue> {
-  const row = existingInterface(context.store, requiredParam(params, 'NetworkInterfaceId'));
-  const permission = requiredParam(params, 'Permission');
+  const row = existingInterface(context.store, params.required('NetworkInterfaceId'));
+  const permission = params.required('Permission');
   if (!permissions.has(permission)) {
     throw new Ec2RequestError(
       'InvalidParameterValue',
@@ -583,7 +567,7 @@ export function deleteNetworkInterfacePermission(
   params: QueryParams,
   context: Ec2Context,
 ): Record<string, XmlValue> {
-  const id = requiredParam(params, 'NetworkInterfacePermissionId');
+  const id = params.required('NetworkInterfacePermissionId');
   if (!context.store.compute.permission(id)) {
     throw new Ec2RequestError(
       'InvalidPermissionID.NotFound',

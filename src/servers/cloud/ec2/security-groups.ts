@@ -45,14 +45,6 @@ export function existingGroup(store: Ec2Store, id: string): GroupRow {
   return group;
 }
 
-function required(params: QueryParams, name: string): string {
-  const value = params.get(name);
-  if (value === undefined || value === '') {
-    throw new Ec2RequestError('MissingParameter', `The request must contain the parameter ${name}`);
-  }
-  return value;
-}
-
 function validateText(value: string, parameter: string): void {
   if (value.length > 255) {
     throw new Ec2RequestError(
@@ -95,8 +87,8 @@ export function createSecurityGroup(
   context: Ec2Context,
 ): Record<string, XmlValue> {
   const { store } = context;
-  const groupName = required(params, 'GroupName');
-  const description = required(params, 'GroupDescription');
+  const groupName = params.required('GroupName');
+  const description = params.required('GroupDescription');
   validateText(groupName, 'GroupName');
   validateText(description, 'GroupDescription');
   if (groupName.toLowerCase().startsWith('sg-')) {

@@ -11,8 +11,8 @@ import type { QueryParams } from '../query/query-params.js';
 import type { NetworkInterfaceRow, TrunkAssociationRow } from '../state/compute-store.js';
 import type { Ec2Context } from './ec2-context.js';
 import { applyFilters } from './filters.js';
-import { existingInterface, interfaceInUse, requiredParam } from './interface-records.js';
-import { withClientToken } from './network-interfaces.js';
+import { existingInterface, interfaceInUse } from './interface-records.js';
+import { withClientToken } from './client-tokens.js';
 import { paginate } from './pagination.js';
 
 export const maxVlanId = 4094;
@@ -78,8 +78,8 @@ export function associateTrunkInterface(
   return withClientToken('AssociateTrunkInterface', params, context, () => {
     const { store } = context;
     const { compute } = store;
-    const branch = existingInterface(store, requiredParam(params, 'BranchInterfaceId'));
-    const trunk = existingInterface(store, requiredParam(params, 'TrunkInterfaceId'));
+    const branch = existingInterface(store, params.required('BranchInterfaceId'));
+    const trunk = existingInterface(store, params.required('TrunkInterfaceId'));
     if (params.get('GreKey') !== undefined) {
       throw new Ec2RequestError(
         'InvalidParameterValue',
@@ -139,7 +139,7 @@ export function disassociateTrunkInterface(
   context: Ec2Context,
 ): Record<string, XmlValue> {
   return withClientToken('DisassociateTrunkInterface', params, context, () => {
-    const id = requiredParam(params, 'AssociationId');
+    const id = params.required('AssociationId');
     if (!context.store.compute.trunkAssociation(id)) throw associationNotFound(id);
     context.store.compute.deleteTrunkAssociation(id);
     context.changes.computeChanged('live');

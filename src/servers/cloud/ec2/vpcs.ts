@@ -3,7 +3,7 @@ import { Ec2RequestError } from '../../../core/errors.js';
 import { parseCidr } from '../../../core/net/ip-address.js';
 import type { XmlValue } from '../query/ec2-xml.js';
 import type { QueryParams } from '../query/query-params.js';
-import type { SubnetRow, VpcRow } from '../state/ec2-store.js';
+import type { Ec2Store, SubnetRow, VpcRow } from '../state/ec2-store.js';
 import { arnOf, type Ec2Context } from './ec2-context.js';
 import { applyFilters, tagIndex, type FilterFields } from './filters.js';
 import { paginate } from './pagination.js';
@@ -59,6 +59,15 @@ export function describeVpcs(params: QueryParams, context: Ec2Context): Record<s
   };
 }
 
+/** The subnet `id` names, or EC2's NotFound error. */
+export function existingSubnet(store: Ec2Store, id: string): SubnetRow {
+  const subnet = store.subnets().find((candidate) => candidate.subnetId === id);
+  if (!subnet) {
+    throw new Ec2RequestError('InvalidSubnetID.NotFound', `The subnet ID '${id}' does not exist`);
+  }
+  return subnet;
+}
+
 /** Free addresses: the block minus the five AWS reserves in every subnet and those in use. */
 function availableAddresses(cidrBlock: string, used: number): number {
   const parsed = parseCidr(cidrBlock);
@@ -98,11 +107,7 @@ export function describeSubnets(
 ): Record<string, XmlValue> {
   const subnets = context.store.subnets();
   const ids = params.list('SubnetId');
-  for (const id of ids) {
-    if (!subnets.some((subnet) => subnet.subnetId === id)) {
-      throw new Ec2RequestError('InvalidSubnetID.NotFound', `The subnet ID '${id}' does not exist`);
-    }
-  }
+  for (const id of ids) existingSubnet(context.store, id);
   const tags = tagIndex(context.store.tags());
   const selected = applyFilters(
     subnets.filter((subnet) => ids.length === 0 || ids.includes(subnet.subnetId)),

@@ -24,24 +24,27 @@ export class StateDirectory implements VpcDirectory {
   readonly #database: Database.Database;
   readonly #store: Ec2Store;
   readonly #zone: string;
+  readonly region: string;
 
   constructor(
     databasePath: string,
-    private readonly region: string,
     private readonly accountId: string,
   ) {
     this.#database = new Database(databasePath, { readonly: true, fileMustExist: true });
     this.#database.pragma('busy_timeout = 5000');
     this.#store = new Ec2Store(this.#database);
-    this.#zone = instanceZoneOf(region);
+    this.region = this.#store.meta('region') ?? 'us-west-2';
+    this.#zone = instanceZoneOf(this.region);
   }
 
   close(): void {
     this.#database.close();
   }
 
-  vpcCidrOf(vpcId: string): string | undefined {
-    return this.#store.vpcs().find((vpc) => vpc.vpcId === vpcId)?.cidrBlock;
+  /** The CIDR of the cluster VPC (the one made at first start). */
+  clusterVpcCidr(): string | undefined {
+    const network = JSON.parse(this.#store.meta('network') ?? '{}') as { vpcId?: string };
+    return this.#store.vpcs().find((vpc) => vpc.vpcId === network.vpcId)?.cidrBlock;
   }
 
   meta(key: string): string | undefined {

@@ -27,15 +27,16 @@ export interface RunningVpcServices {
 export async function runVpcServices(options: {
   databasePath: string;
   accountId: string;
-  vpcCidr: string;
   onError?: (error: unknown) => void;
 }): Promise<RunningVpcServices> {
-  const probe = new StateDirectory(options.databasePath, 'us-west-2', options.accountId);
-  const region = probe.meta('region') ?? 'us-west-2';
-  const secret = probe.meta('secretAccessKey') ?? '';
-  probe.close();
-  const directory = new StateDirectory(options.databasePath, region, options.accountId);
-  const [, amazonDns, resolverAddress] = linkLocalAddressesOf(options.vpcCidr);
+  const directory = new StateDirectory(options.databasePath, options.accountId);
+  const vpcCidr = directory.clusterVpcCidr();
+  if (!vpcCidr) {
+    directory.close();
+    throw new Error("the home's cloud has no cluster VPC");
+  }
+  const secret = directory.meta('secretAccessKey') ?? '';
+  const [, amazonDns, resolverAddress] = linkLocalAddressesOf(vpcCidr);
   const onError = options.onError ?? (() => undefined);
   // Tokens stay valid across restarts of this process: the key derives from the home's secret.
   const tokenSecret = createHmac('sha256', secret).update('imds-token-v2').digest();

@@ -21,6 +21,18 @@ export class QueryParams {
     return this.#values.get(name);
   }
 
+  /** A parameter that must be present and non-empty, or EC2's MissingParameter. */
+  required(name: string): string {
+    const value = this.#values.get(name);
+    if (value === undefined || value === '') {
+      throw new Ec2RequestError(
+        'MissingParameter',
+        `The request must contain the parameter ${name}`,
+      );
+    }
+    return value;
+  }
+
   /** True when any parameter starts with `prefix` (`IpPermissions.1.` has members). */
   has(prefix: string): boolean {
     for (const key of this.#values.keys()) if (key.startsWith(prefix)) return true;
