@@ -165,7 +165,8 @@ export class ComputePlane {
     const groups = compute.interfaceGroups();
     const addresses = compute.addresses();
     const ports = new Map<string, DesiredPort>();
-    const attachments = new Map<string, { instanceId: string; deviceIndex: number }>();
+    /** Attached interface → its (live) instance. */
+    const attachedTo = new Map<string, string>();
     const portOf = (
       eniId: string,
       instance: InstanceRow,
@@ -194,10 +195,7 @@ export class ComputePlane {
     for (const attachment of compute.attachments()) {
       const instance = live.get(attachment.instanceId);
       if (!instance) continue;
-      attachments.set(attachment.networkInterfaceId, {
-        instanceId: instance.instanceId,
-        deviceIndex: attachment.deviceIndex,
-      });
+      attachedTo.set(attachment.networkInterfaceId, instance.instanceId);
       const port = portOf(
         attachment.networkInterfaceId,
         instance,
@@ -210,8 +208,8 @@ export class ComputePlane {
       if (port) ports.set(port.networkInterfaceId, port);
     }
     for (const association of compute.trunkAssociations()) {
-      const trunk = attachments.get(association.trunkInterfaceId);
-      const instance = trunk ? live.get(trunk.instanceId) : undefined;
+      const trunkInstance = attachedTo.get(association.trunkInterfaceId);
+      const instance = trunkInstance ? live.get(trunkInstance) : undefined;
       if (!instance) continue;
       // The pod side (addresses, routes) is the CNI plugin's to configure, as on a real trunk.
       const port = portOf(
