@@ -42,6 +42,9 @@ async function startCloud(dataplane: boolean): Promise<BenchCloud> {
   const endpoint = await startCloudEndpoint({
     credentials: service.credentials,
     ec2: (action, params) => service.ec2(action, params),
+    rds: (action, params) => service.rds(action, params),
+    iam: (action, params) => service.iam(action, params),
+    eks: (request) => service.eks(request),
   });
   const client = new EC2Client({
     endpoint: endpoint.url,

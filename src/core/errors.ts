@@ -8,6 +8,8 @@ export const errorCodes = {
   SGPODS_INPUT_INVALID: 'Input given to a command is malformed or inconsistent (exit code 2).',
   SGPODS_EC2_INVALID_REQUEST:
     'An EC2 request is rejected; `awsCode` carries the EC2 error code (InvalidPermission.Duplicate, ...).',
+  SGPODS_AWS_INVALID_REQUEST:
+    "An RDS, IAM or EKS request is rejected; `awsCode` carries that service's error code (DBInstanceNotFound, NoSuchEntity, ...).",
   SGPODS_KUBE_INVALID:
     'A Kubernetes object fails validation; `causes` lists field errors worded as the API server words them.',
   SGPODS_ANNOTATION_INVALID: 'A vpc.amazonaws.com/pod-eni annotation cannot be decoded.',
@@ -49,6 +51,24 @@ export class Ec2RequestError extends SgpodsError {
     super('SGPODS_EC2_INVALID_REQUEST', message);
     this.awsCode = awsCode;
     this.httpStatus = httpStatus;
+  }
+}
+
+/**
+ * An error of an AWS API other than EC2 (RDS and IAM over the query protocol, EKS over
+ * rest-json), with the code and HTTP status that service uses; `type` is the query protocol's
+ * `Sender` (the caller's fault) or `Receiver`.
+ */
+export class AwsServiceError extends SgpodsError {
+  readonly awsCode: string;
+  readonly httpStatus: number;
+  readonly type: 'Sender' | 'Receiver';
+
+  constructor(awsCode: string, message: string, httpStatus = 400) {
+    super('SGPODS_AWS_INVALID_REQUEST', message);
+    this.awsCode = awsCode;
+    this.httpStatus = httpStatus;
+    this.type = httpStatus >= 500 ? 'Receiver' : 'Sender';
   }
 }
 

@@ -42,6 +42,9 @@ export async function startTestCloud(options: TestCloudOptions = {}): Promise<Te
   const endpoint = await startCloudEndpoint({
     credentials: service.credentials,
     ec2: (action, params) => service.ec2(action, params),
+    rds: (action, params) => service.rds(action, params),
+    iam: (action, params) => service.iam(action, params),
+    eks: (request) => service.eks(request),
     onInternalError: (error) => {
       process.stderr.write(`cloud internal error: ${String(error)}\n`);
     },

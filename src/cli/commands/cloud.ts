@@ -33,6 +33,9 @@ async function listen(service: CloudService, port: number | undefined): Promise<
       credentials: service.credentials,
       port: chosen,
       ec2: (action, params) => service.ec2(action, params),
+      rds: (action, params) => service.rds(action, params),
+      iam: (action, params) => service.iam(action, params),
+      eks: (request) => service.eks(request),
       onInternalError: (error) => {
         log(`internal error: ${describeError(error)}`);
       },

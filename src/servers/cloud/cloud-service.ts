@@ -7,18 +7,24 @@
 import { randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { Ec2RequestError, InputError } from '../../core/errors.js';
+import { AwsServiceError, Ec2RequestError, InputError } from '../../core/errors.js';
 import { kernelName, kernelPrefix } from '../../core/kernel-names.js';
 import { parseCidr } from '../../core/net/ip-address.js';
 import { mintResourceId, type ResourceKind } from '../../core/sg/resource-ids.js';
 import type { PrefixList } from '../../core/sg/world.js';
 import { ComputePlane } from './dataplane/compute-plane.js';
+import { DatabaseHosts } from './dataplane/database-hosts.js';
 import { VpcRouter } from './dataplane/vpc-router.js';
 import { VpcServicesProcess } from './link-local/vpc-services-process.js';
 import { bootstrapClusterNetwork, type ClusterNetwork } from './ec2/bootstrap.js';
 import { ec2Actions } from './ec2/ec2-actions.js';
 import { Ec2Changes, type Ec2Context } from './ec2/ec2-context.js';
+import type { RestRequest } from './cloud-endpoint.js';
+import { serveEks, type ClusterIdentity } from './eks/eks-api.js';
+import { bootstrapClusterRoles, iamActions, type QueryHandler } from './iam/iam-actions.js';
 import type { XmlValue } from './query/ec2-xml.js';
+import type { QueryValue } from './query/query-xml.js';
+import { rdsActions } from './rds/rds-actions.js';
 import type { QueryParams } from './query/query-params.js';
 import type { Credentials } from './query/sigv4.js';
 import { openCloudDatabase, type CloudDatabase } from './state/cloud-database.js';
@@ -90,6 +96,21 @@ export class CloudService {
     }
     this.region = store.meta('region') ?? defaultRegion;
     this.clusterName = store.meta('clusterName') ?? defaultClusterName;
+    if (store.meta('eks') === undefined) {
+      // Homes made before EKS and IAM were served get their cluster identity now.
+      store.transaction(() => {
+        const context = this.#context(new Ec2Changes());
+        const roles = bootstrapClusterRoles(context, this.clusterName);
+        const identity: ClusterIdentity = {
+          createdAt: Math.floor(Date.now() / 1000),
+          version: '1.32',
+          platformVersion: 'eks.16',
+          endpointId: randomBytes(16).toString('hex').toUpperCase(),
+          ...roles,
+        };
+        store.setMeta('eks', JSON.stringify(identity));
+      });
+    }
     for (const [given, kept, what] of [
       [options.region, this.region, 'region'],
       [options.clusterName, this.clusterName, 'cluster name'],
@@ -108,12 +129,17 @@ export class CloudService {
     this.#compute = this.#computePlane(options.home, undefined);
   }
 
-  #computePlane(home: string, router: VpcRouter | undefined): ComputePlane {
+  #computePlane(
+    home: string,
+    router: VpcRouter | undefined,
+    databases?: DatabaseHosts,
+  ): ComputePlane {
     return new ComputePlane({
       store: this.store,
       prefix: kernelPrefix(home),
       region: this.region,
       router,
+      databases,
       onError: (error) => {
         this.#onDataplaneError(error);
       },
@@ -168,7 +194,10 @@ export class CloudService {
     router.setPrefixLists(this.#prefixLists());
     router.setGroups(this.store.securityGroups());
     this.#router = router;
-    this.#compute = this.#computePlane(home, router);
+    const databases = new DatabaseHosts(join(home, 'rds'));
+    // initdb once, ahead of the first CreateDBInstance (new DBs are copies of it).
+    databases.warmUp();
+    this.#compute = this.#computePlane(home, router, databases);
     // The first pass adopts the instances and ports the kernel still holds, removes the rest,
     // and its flush reads the table back and converges it to the committed state.
     await this.#compute.reconcile();
@@ -235,6 +264,59 @@ export class CloudService {
       }
       return result;
     });
+    await this.#afterCommit(changes);
+    return body;
+  }
+
+  /** Serves one RDS action (query protocol); faults apply as to EC2. */
+  rds(action: string, params: QueryParams): Promise<Record<string, QueryValue> | undefined> {
+    return this.#query(rdsActions, action, params);
+  }
+
+  /** Serves one IAM action (query protocol). */
+  iam(action: string, params: QueryParams): Promise<Record<string, QueryValue> | undefined> {
+    return this.#query(iamActions, action, params);
+  }
+
+  /** Serves EKS (rest-json) for the home's cluster. */
+  eks(request: RestRequest): Promise<{ status: number; body: unknown }> {
+    return Promise.resolve(
+      serveEks(request, {
+        name: this.clusterName,
+        region: this.region,
+        accountId,
+        network: this.network,
+        identity: JSON.parse(this.store.meta('eks') ?? '{}') as ClusterIdentity,
+      }),
+    );
+  }
+
+  async #query(
+    handlers: Readonly<Record<string, QueryHandler>>,
+    action: string,
+    params: QueryParams,
+  ): Promise<Record<string, QueryValue> | undefined> {
+    const handler = handlers[action];
+    if (!handler) {
+      throw new AwsServiceError(
+        'InvalidAction',
+        `The action ${action} is not valid for this web service.`,
+      );
+    }
+    const fault = this.faults.take(action);
+    if (fault && fault.latencyMs > 0)
+      await new Promise((done) => setTimeout(done, fault.latencyMs));
+    if (fault?.error) {
+      throw new AwsServiceError(fault.error.code, fault.error.message, fault.error.httpStatus);
+    }
+    const changes = new Ec2Changes();
+    const result = this.store.transaction(() => handler(params, this.#context(changes)));
+    await this.#afterCommit(changes);
+    return result;
+  }
+
+  /** What a committed call changed, brought to the kernel (live changes before answering). */
+  async #afterCommit(changes: Ec2Changes): Promise<void> {
     await this.#applyToDataplane(changes);
     if (changes.compute === 'live') {
       try {
@@ -247,7 +329,6 @@ export class CloudService {
     } else if (changes.compute === 'background') {
       this.#compute.reconcileSoon();
     }
-    return body;
   }
 
   async #applyToDataplane(changes: Ec2Changes): Promise<void> {

@@ -1,11 +1,12 @@
 /**
- * Instances and their interfaces in the kernel. The committed state says which instances run
- * and which interfaces are attached (or associated with a trunk); `reconcile()` makes the kernel
- * match: a network namespace per live instance (with the VPC resolver in its resolv.conf), a
- * router port per attached interface (`eth<device index>`, MAC = the ENI's) and per associated
- * branch (`vlan.eth.<vlanId>` in the trunk's instance), each carrying its groups. It then moves
- * instances along: `pending` → `running` once plugged in, `shutting-down` → `terminated` once
- * their namespace is gone.
+ * Instances, RDS DB instances and their interfaces in the kernel. The committed state says which
+ * hosts live and which interfaces are attached (or associated with a trunk); `reconcile()` makes
+ * the kernel match: a network namespace per live host (with the VPC resolver in its
+ * resolv.conf), a router port per attached interface (`eth<device index>`, MAC = the ENI's) and
+ * per associated branch (`vlan.eth.<vlanId>` in the trunk's instance), each carrying its groups,
+ * and a PostgreSQL per DB instance. It then moves hosts along: instances `pending` → `running`
+ * once plugged in, `shutting-down` → `terminated` once their namespace is gone; DB instances
+ * `creating` / `rebooting` → `available` once their server answers, `deleting` → gone.
  *
  * Reconciliation reads the whole desired state each pass and diffs it against what it applied,
  * so it is idempotent, and after a restart (or a crash anywhere) the first pass adopts what the
@@ -24,32 +25,56 @@ import {
 } from '../../../core/net/ip-address.js';
 import type { InstanceRow } from '../state/compute-store.js';
 import type { Ec2Store } from '../state/ec2-store.js';
+import type { DbInstanceRow } from '../state/rds-store.js';
+import type { DatabaseHosts } from './database-hosts.js';
 import type { AttachInterface, VpcRouter } from './vpc-router.js';
 
 /** Source-routing tables for interfaces beyond the first (what Amazon Linux's ec2-net-utils uses). */
 export const secondaryInterfaceTableBase = 10000;
 
-/** The namespace of an instance: owned prefix + `i` + a tag of the instance id. */
 /** Terminated instances stay visible in DescribeInstances this long, as on EC2 (about an hour). */
 export const terminatedInstancesKeptMs = 60 * 60 * 1000;
 
+/** The namespace of an instance: owned prefix + `i` + a tag of the instance id. */
 export function instanceNamespaceOf(prefix: string, instanceId: string): string {
   return kernelName(prefix, `i${nameTag(instanceId, 7)}`);
+}
+
+/** The namespace of an RDS DB instance: owned prefix + `d` + a tag of its identifier. */
+export function databaseNamespaceOf(prefix: string, identifier: string): string {
+  return kernelName(prefix, `d${nameTag(identifier, 7)}`);
 }
 
 export function branchInterfaceName(vlanId: number): string {
   return `vlan.eth.${vlanId}`;
 }
 
+/** A namespace the state wants: an instance, or the host of an RDS DB instance. */
+type Host =
+  | {
+      readonly kind: 'instance';
+      readonly id: string;
+      readonly vpcId: string;
+      readonly row: InstanceRow;
+    }
+  | {
+      readonly kind: 'database';
+      readonly id: string;
+      readonly vpcId: string;
+      readonly row: DbInstanceRow;
+    };
+
 export interface DesiredPort extends AttachInterface {
-  readonly instanceId: string;
+  /** The instance id, or `rds:<identifier>`. */
+  readonly hostId: string;
 }
 
 interface DesiredState {
-  /** Live instances (pending or running) by namespace. */
-  readonly namespaces: Map<string, InstanceRow>;
+  /** Live hosts by namespace. */
+  readonly namespaces: Map<string, Host>;
   readonly ports: Map<string, DesiredPort>;
   readonly instances: readonly InstanceRow[];
+  readonly databases: readonly DbInstanceRow[];
 }
 
 export interface ComputePlaneOptions {
@@ -58,8 +83,10 @@ export interface ComputePlaneOptions {
   readonly region: string;
   /** Absent: no kernel (API-only clouds); instances still move through their states. */
   readonly router?: VpcRouter | undefined;
+  /** The engines of RDS DB instances (with the router). */
+  readonly databases?: DatabaseHosts | undefined;
   readonly onError?: (error: unknown) => void;
-  /** How many instances are plugged in at once. */
+  /** How many hosts are plugged in at once. */
   readonly concurrency?: number;
 }
 
@@ -94,6 +121,7 @@ export class ComputePlane {
   readonly #prefix: string;
   readonly #region: string;
   readonly #router: VpcRouter | undefined;
+  readonly #databases: DatabaseHosts | undefined;
   readonly #onError: (error: unknown) => void;
   readonly #concurrency: number;
   /** What the kernel holds, as far as this process knows (empty until the first pass). */
@@ -110,12 +138,17 @@ export class ComputePlane {
     this.#prefix = options.prefix;
     this.#region = options.region;
     this.#router = options.router;
+    this.#databases = options.databases;
     this.#onError = options.onError ?? (() => undefined);
     this.#concurrency = options.concurrency ?? 8;
   }
 
   namespaceOf(instanceId: string): string {
     return instanceNamespaceOf(this.#prefix, instanceId);
+  }
+
+  databaseNamespaceOf(identifier: string): string {
+    return databaseNamespaceOf(this.#prefix, identifier);
   }
 
   /** Brings the kernel to the committed state; concurrent calls share the next pass. */
@@ -169,7 +202,7 @@ export class ComputePlane {
     const attachedTo = new Map<string, string>();
     const portOf = (
       eniId: string,
-      instance: InstanceRow,
+      host: { hostId: string; namespace: string },
       hostInterface: string,
       routing: AttachInterface['hostRouting'],
       configured: 'primary' | 'none',
@@ -179,9 +212,9 @@ export class ComputePlane {
       if (!row || !subnet) return undefined;
       const all = (addresses.get(eniId) ?? []).map((item) => address(item.address));
       return {
-        instanceId: instance.instanceId,
+        hostId: host.hostId,
         networkInterfaceId: eniId,
-        hostNamespace: this.namespaceOf(instance.instanceId),
+        hostNamespace: host.namespace,
         hostInterface,
         addresses: all,
         subnet: cidr(subnet.cidrBlock),
@@ -198,7 +231,7 @@ export class ComputePlane {
       attachedTo.set(attachment.networkInterfaceId, instance.instanceId);
       const port = portOf(
         attachment.networkInterfaceId,
-        instance,
+        { hostId: instance.instanceId, namespace: this.namespaceOf(instance.instanceId) },
         `eth${attachment.deviceIndex}`,
         attachment.deviceIndex === 0
           ? 'default'
@@ -214,17 +247,37 @@ export class ComputePlane {
       // The pod side (addresses, routes) is the CNI plugin's to configure, as on a real trunk.
       const port = portOf(
         association.branchInterfaceId,
-        instance,
+        { hostId: instance.instanceId, namespace: this.namespaceOf(instance.instanceId) },
         branchInterfaceName(association.vlanId),
         'none',
         'none',
       );
       if (port) ports.set(port.networkInterfaceId, port);
     }
-    const namespaces = new Map(
-      [...live.values()].map((row) => [this.namespaceOf(row.instanceId), row]),
+    const namespaces = new Map<string, Host>(
+      [...live.values()].map((row) => [
+        this.namespaceOf(row.instanceId),
+        { kind: 'instance', id: row.instanceId, vpcId: row.vpcId, row },
+      ]),
     );
-    return { namespaces, ports, instances };
+    const databases = store.rds.instances();
+    for (const row of databases) {
+      if (row.status === 'deleting' || !row.networkInterfaceId) continue;
+      const namespace = this.databaseNamespaceOf(row.identifier);
+      const hostId = `rds:${row.identifier}`;
+      const port = portOf(
+        row.networkInterfaceId,
+        { hostId, namespace },
+        'eth0',
+        'default',
+        'primary',
+      );
+      if (!port) continue;
+      ports.set(port.networkInterfaceId, port);
+      const vpcId = interfaces.get(row.networkInterfaceId)?.vpcId ?? '';
+      namespaces.set(namespace, { kind: 'database', id: hostId, vpcId, row });
+    }
+    return { namespaces, ports, instances, databases };
   }
 
   async #pass(): Promise<void> {
@@ -232,11 +285,13 @@ export class ComputePlane {
     const router = this.#router;
     if (router) {
       if (this.#firstPass) await this.#adopt();
+      await this.#destroyDeletedDatabases(desired);
       await this.#removePorts(router, desired);
       await this.#removeNamespaces(desired);
       await this.#updatePorts(router, desired);
       await this.#plugIn(router, desired);
       await router.flush();
+      await this.#tendDatabases(desired);
     }
     this.#firstPass = false;
     this.#advanceStates(desired);
@@ -247,10 +302,38 @@ export class ComputePlane {
    * again below (idempotently: existing links are kept), which registers them with the router.
    */
   async #adopt(): Promise<void> {
-    const instancePrefix = kernelName(this.#prefix, 'i');
+    const hostPrefixes = [kernelName(this.#prefix, 'i'), kernelName(this.#prefix, 'd')];
     this.#namespaces = new Set(
-      (await listNamespaces()).filter((name) => name.startsWith(instancePrefix)),
+      (await listNamespaces()).filter((name) =>
+        hostPrefixes.some((prefix) => name.startsWith(prefix)),
+      ),
     );
+  }
+
+  /** DeleteDBInstance: the server stops and its data goes before its namespace does. */
+  async #destroyDeletedDatabases(desired: DesiredState): Promise<void> {
+    const databases = this.#databases;
+    if (!databases) return;
+    for (const row of desired.databases) {
+      if (row.status === 'deleting') await databases.destroy(row.identifier);
+    }
+  }
+
+  /** DB hosts already plugged in: a server that is down, a reboot, a new password. */
+  async #tendDatabases(desired: DesiredState): Promise<void> {
+    const work = [...desired.namespaces].filter(
+      ([, host]) => host.kind === 'database' && this.#databases?.needsWork(host.row) === true,
+    );
+    await this.#inParallel(work, async ([namespace, host]) => {
+      if (host.kind === 'database') await this.#startDatabase(namespace, host.row);
+    });
+  }
+
+  async #startDatabase(namespace: string, row: DbInstanceRow): Promise<void> {
+    await this.#databases?.ensure(row, namespace);
+    for (const from of ['creating', 'rebooting', 'modifying'] as const) {
+      if (row.status === from) this.#store.rds.setStatus(row.identifier, from, 'available');
+    }
   }
 
   async #removePorts(router: VpcRouter, desired: DesiredState): Promise<void> {
@@ -294,8 +377,8 @@ export class ComputePlane {
     if (errors.length > 0) throw errors[0];
   }
 
-  async #createNamespace(namespace: string, instance: InstanceRow): Promise<void> {
-    this.#writeResolvConf(namespace, instance);
+  async #createNamespace(namespace: string, vpcId: string): Promise<void> {
+    this.#writeResolvConf(namespace, vpcId);
     await addNamespace(namespace);
     await setSysctls(namespace, {
       // An instance does not forward; unprivileged ping works as on Amazon Linux; reverse-path
@@ -310,8 +393,8 @@ export class ComputePlane {
   }
 
   /** `ip netns exec` mounts /etc/netns/<namespace>/resolv.conf over /etc/resolv.conf. */
-  #writeResolvConf(namespace: string, instance: InstanceRow): void {
-    const vpc = this.#store.vpcs().find((row) => row.vpcId === instance.vpcId);
+  #writeResolvConf(namespace: string, vpcId: string): void {
+    const vpc = this.#store.vpcs().find((row) => row.vpcId === vpcId);
     if (!vpc) return;
     const resolver = nthAddress(cidr(vpc.cidrBlock), 2).text;
     const search =
@@ -344,23 +427,23 @@ export class ComputePlane {
   }
 
   /**
-   * New namespaces and ports, instance by instance (several at once): each instance is marked
-   * `running` as soon as its namespace, its ports and their rules are in the kernel.
+   * New namespaces and ports, host by host (several at once): an instance is marked `running`
+   * as soon as its namespace, its ports and their rules are in the kernel; a DB instance becomes
+   * `available` once its server answers there.
    */
   async #plugIn(router: VpcRouter, desired: DesiredState): Promise<void> {
     const newPorts = new Map<string, DesiredPort[]>();
     for (const port of desired.ports.values()) {
       if (this.#applied.has(port.networkInterfaceId)) continue;
-      newPorts.set(port.instanceId, [...(newPorts.get(port.instanceId) ?? []), port]);
+      newPorts.set(port.hostId, [...(newPorts.get(port.hostId) ?? []), port]);
     }
     const work = [...desired.namespaces].filter(
-      ([namespace, instance]) =>
-        !this.#namespaces.has(namespace) || newPorts.has(instance.instanceId),
+      ([namespace, host]) => !this.#namespaces.has(namespace) || newPorts.has(host.id),
     );
-    await this.#inParallel(work, async ([namespace, instance]) => {
-      if (!this.#namespaces.has(namespace)) await this.#createNamespace(namespace, instance);
+    await this.#inParallel(work, async ([namespace, host]) => {
+      if (!this.#namespaces.has(namespace)) await this.#createNamespace(namespace, host.vpcId);
       // Primary interfaces first: a second interface's routes need the namespace's eth0 up.
-      const ports = (newPorts.get(instance.instanceId) ?? []).sort((a, b) =>
+      const ports = (newPorts.get(host.id) ?? []).sort((a, b) =>
         a.hostInterface.localeCompare(b.hostInterface),
       );
       for (const port of ports) {
@@ -368,9 +451,11 @@ export class ComputePlane {
         this.#applied.set(port.networkInterfaceId, port);
       }
       await router.flush();
-      if (instance.state === 'pending') {
+      if (host.kind === 'database') {
+        await this.#startDatabase(namespace, host.row);
+      } else if (host.row.state === 'pending') {
         this.#store.compute.setInstanceState(
-          instance.instanceId,
+          host.id,
           'pending',
           'running',
           new Date().toISOString(),
@@ -384,9 +469,7 @@ export class ComputePlane {
     const now = new Date().toISOString();
     const waiting = new Set<string>();
     for (const port of desired.ports.values()) {
-      if (this.#router && !this.#applied.has(port.networkInterfaceId)) {
-        waiting.add(port.instanceId);
-      }
+      if (this.#router && !this.#applied.has(port.networkInterfaceId)) waiting.add(port.hostId);
     }
     const forgetBefore = new Date(Date.now() - terminatedInstancesKeptMs).toISOString();
     this.#store.transaction(() => {
@@ -411,6 +494,19 @@ export class ComputePlane {
           }
         }
       }
+      for (const row of desired.databases) this.#advanceDatabase(row);
     });
+  }
+
+  /** DB instance states that need no engine: all of them without a kernel; deletion with one. */
+  #advanceDatabase(row: DbInstanceRow): void {
+    const { rds, compute } = this.#store;
+    if (row.status === 'deleting') {
+      if (this.#router && this.#namespaces.has(this.databaseNamespaceOf(row.identifier))) return;
+      rds.deleteInstance(row.identifier);
+      if (row.networkInterfaceId) compute.deleteNetworkInterface(row.networkInterfaceId);
+    } else if (!this.#router && row.status !== 'available' && row.status !== 'failed') {
+      rds.setStatus(row.identifier, row.status, 'available');
+    }
   }
 }

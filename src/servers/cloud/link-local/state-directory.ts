@@ -24,6 +24,8 @@ export class StateDirectory implements VpcDirectory {
   readonly #database: Database.Database;
   readonly #store: Ec2Store;
   readonly #zone: string;
+  /** RDS endpoint names: `<id>.<random>.<region>.rds.amazonaws.com`. */
+  readonly #rdsZone: string;
   readonly region: string;
 
   constructor(
@@ -35,6 +37,7 @@ export class StateDirectory implements VpcDirectory {
     this.#store = new Ec2Store(this.#database);
     this.region = this.#store.meta('region') ?? 'us-west-2';
     this.#zone = instanceZoneOf(this.region);
+    this.#rdsZone = `${this.region}.rds.amazonaws.com`;
   }
 
   close(): void {
@@ -134,11 +137,15 @@ export class StateDirectory implements VpcDirectory {
   }
 
   isAuthoritativeFor(name: string): boolean {
-    return name === this.#zone || name.endsWith(`.${this.#zone}`);
+    return [this.#zone, this.#rdsZone].some((zone) => name === zone || name.endsWith(`.${zone}`));
   }
 
-  /** `ip-a-b-c-d.<zone>` resolves when a.b.c.d is an address of an interface in the VPC. */
+  /**
+   * `ip-a-b-c-d.<zone>` resolves when a.b.c.d is an address of an interface in the VPC; an RDS
+   * endpoint name resolves to its instance's address once the instance has an endpoint.
+   */
   resolveName(name: string): NameAddresses | undefined {
+    if (name.endsWith(`.${this.#rdsZone}`)) return this.#resolveDatabase(name);
     if (!name.endsWith(`.${this.#zone}`)) return undefined;
     const host = name.slice(0, -this.#zone.length - 1);
     const match = instanceHostPattern.exec(host);
@@ -150,5 +157,16 @@ export class StateDirectory implements VpcDirectory {
     const { compute } = this.#store;
     const known = this.#store.vpcs().some((vpc) => compute.addressOwner(vpc.vpcId, address));
     return known ? { v4: [address], v6: [] } : undefined;
+  }
+
+  #resolveDatabase(name: string): NameAddresses | undefined {
+    const row = this.#store.rds.instances().find((db) => db.endpointAddress === name);
+    if (!row?.networkInterfaceId || row.status === 'creating' || row.status === 'deleting') {
+      return undefined;
+    }
+    const address = this.#store.compute
+      .addressesOf(row.networkInterfaceId)
+      .find((item) => item.primary)?.address;
+    return address ? { v4: [address], v6: [] } : undefined;
   }
 }

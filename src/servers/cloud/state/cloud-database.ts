@@ -119,6 +119,35 @@ const migrations: readonly string[] = [
     PRIMARY KEY (action, client_token)
   );
   `,
+  `
+  CREATE TABLE iam_roles (
+    role_name TEXT PRIMARY KEY COLLATE NOCASE, role_id TEXT NOT NULL, path TEXT NOT NULL,
+    arn TEXT NOT NULL, assume_role_policy TEXT NOT NULL, description TEXT,
+    created_at TEXT NOT NULL, seq INTEGER NOT NULL
+  );
+  CREATE TABLE iam_role_policies (
+    role_name TEXT NOT NULL REFERENCES iam_roles(role_name) ON DELETE CASCADE,
+    policy_arn TEXT NOT NULL, seq INTEGER NOT NULL, PRIMARY KEY (role_name, policy_arn)
+  );
+  CREATE TABLE db_subnet_groups (
+    name TEXT PRIMARY KEY, description TEXT NOT NULL, vpc_id TEXT NOT NULL, seq INTEGER NOT NULL
+  );
+  CREATE TABLE db_subnet_group_subnets (
+    name TEXT NOT NULL REFERENCES db_subnet_groups(name) ON DELETE CASCADE,
+    subnet_id TEXT NOT NULL, position INTEGER NOT NULL, PRIMARY KEY (name, subnet_id)
+  );
+  CREATE TABLE db_instances (
+    identifier TEXT PRIMARY KEY, resource_id TEXT NOT NULL, db_instance_class TEXT NOT NULL,
+    engine TEXT NOT NULL, engine_version TEXT NOT NULL, status TEXT NOT NULL,
+    master_username TEXT NOT NULL, master_password TEXT NOT NULL, db_name TEXT,
+    allocated_storage INTEGER NOT NULL, backup_retention_period INTEGER NOT NULL,
+    publicly_accessible INTEGER NOT NULL,
+    subnet_group_name TEXT NOT NULL REFERENCES db_subnet_groups(name),
+    network_interface_id TEXT, endpoint_address TEXT NOT NULL, port INTEGER NOT NULL,
+    availability_zone TEXT NOT NULL, storage_type TEXT NOT NULL, created_at TEXT NOT NULL,
+    seq INTEGER NOT NULL
+  );
+  `,
 ];
 
 export function openCloudDatabase(path: string): CloudDatabase {

@@ -9,6 +9,8 @@ import { normalizeRule, ruleKey, type SecurityGroupRule } from '../../../core/sg
 import type { SecurityGroup } from '../../../core/sg/security-group.js';
 import type { CloudDatabase } from './cloud-database.js';
 import { ComputeStore } from './compute-store.js';
+import { IamStore } from './iam-store.js';
+import { RdsStore } from './rds-store.js';
 
 export interface VpcRow {
   readonly vpcId: string;
@@ -197,6 +199,10 @@ export class Ec2Store {
   readonly #statements;
   /** Instances, network interfaces and trunk associations, in the same database. */
   readonly compute: ComputeStore;
+  /** IAM roles and their policies. */
+  readonly iam: IamStore;
+  /** RDS subnet groups and DB instances. */
+  readonly rds: RdsStore;
 
   constructor(readonly database: CloudDatabase) {
     const prepare = (sql: string) => database.prepare(sql);
@@ -288,7 +294,10 @@ export class Ec2Store {
       ),
       deleteEntry: prepare('DELETE FROM prefix_list_entries WHERE prefix_list_id = ? AND cidr = ?'),
     } as const;
-    this.compute = new ComputeStore(database, (name) => this.#nextSeq(name));
+    const nextSeq = (name: string) => this.#nextSeq(name);
+    this.compute = new ComputeStore(database, nextSeq);
+    this.iam = new IamStore(database, nextSeq);
+    this.rds = new RdsStore(database, nextSeq);
   }
 
   /** Runs `work` as one transaction: all of it is committed, or none of it. */
