@@ -7,6 +7,9 @@ import { execFile } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { EC2Client } from '@aws-sdk/client-ec2';
+import { EKSClient } from '@aws-sdk/client-eks';
+import { IAMClient } from '@aws-sdk/client-iam';
+import { RDSClient } from '@aws-sdk/client-rds';
 import { startCloudEndpoint, type CloudEndpoint } from '../../src/servers/cloud/cloud-endpoint.js';
 import { CloudService } from '../../src/servers/cloud/cloud-service.js';
 import { createTestHome } from './test-home.js';
@@ -27,6 +30,9 @@ export interface TestCloud {
   /** `aws … --output json`, parsed; throws with the CLI's stderr on failure. */
   awsJson<T>(args: readonly string[]): Promise<T>;
   ec2(options?: { secret?: string }): EC2Client;
+  rds(): RDSClient;
+  eks(): EKSClient;
+  iam(): IAMClient;
   close(): Promise<void>;
 }
 
@@ -61,6 +67,12 @@ export async function startTestCloud(options: TestCloudOptions = {}): Promise<Te
     AWS_SHARED_CREDENTIALS_FILE: join(home, 'no-aws-credentials'),
     NODE_NO_WARNINGS: '1',
   };
+  const sdkConfig = () => ({
+    endpoint: endpoint.url,
+    region: service.region,
+    credentials: service.credentials,
+    maxAttempts: 1,
+  });
   const aws = (args: readonly string[], run: { secret?: string } = {}): Promise<CliResult> =>
     new Promise((resolve) => {
       execFile(
@@ -97,6 +109,10 @@ export async function startTestCloud(options: TestCloudOptions = {}): Promise<Te
         },
         maxAttempts: 1,
       }),
+    rds: () => new RDSClient(sdkConfig()),
+    eks: () => new EKSClient(sdkConfig()),
+    // IAM is global: its clients sign for us-east-1 whatever the home's region.
+    iam: () => new IAMClient({ ...sdkConfig(), region: 'us-east-1' }),
     async close() {
       await endpoint.close();
       await service.close();
