@@ -34,13 +34,13 @@ function firstArgument(text: string): string {
   return text;
 }
 
-/** AWS codes written as the code argument of `new Ec2RequestError(...)` / `new AwsAuthError(...)`. */
+/** AWS codes written as the code argument of `new Ec2RequestError(...)`, `new AwsAuthError(...)` or `new AwsServiceError(...)`. */
 function awsCodesInSource(): Set<string> {
   const codes = new Set<string>();
   for (const file of sourceFiles(join(repoRoot, 'src'))) {
     const text = readFileSync(file, 'utf8');
     for (const match of text.matchAll(
-      /new (?:Ec2RequestError|AwsAuthError)\((?=([\s\S]{0,300}))/g,
+      /new (?:Ec2RequestError|AwsAuthError|AwsServiceError)\((?=([\s\S]{0,300}))/g,
     )) {
       const code = firstArgument(match[1] ?? '');
       for (const literal of code.matchAll(/'([A-Z][A-Za-z]+(?:\.[A-Z][A-Za-z]+)?)'/g)) {
@@ -59,7 +59,7 @@ describe('docs/errors.md', () => {
     expect([...documented].sort()).toEqual(Object.keys(errorCodes).sort());
   });
 
-  it('documents every EC2 code the source raises, and no other', () => {
+  it('documents every AWS code the source raises, and no other', () => {
     const section = doc.slice(
       doc.indexOf('## EC2 codes produced by the core'),
       doc.indexOf('## Exit codes'),

@@ -7,6 +7,9 @@ import { AwsServiceError } from '../../../core/errors.js';
 import type { RestRequest } from '../cloud-endpoint.js';
 import type { ClusterNetwork } from '../ec2/bootstrap.js';
 
+/** The EKS operations served (docs/aws-coverage.md lists them). */
+export const eksOperations: readonly string[] = ['DescribeCluster', 'ListClusters'];
+
 /** What a home keeps about its cluster, made at first start. */
 export interface ClusterIdentity {
   /** Epoch seconds. */
