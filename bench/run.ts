@@ -8,6 +8,7 @@ import { cloudBenchmark } from './cloud.bench.js';
 import { dataplaneBenchmark } from './dataplane.bench.js';
 import { evaluatorBenchmark } from './evaluator.bench.js';
 import { instancesBenchmark } from './instances.bench.js';
+import { rdsBenchmark } from './rds.bench.js';
 
 export interface Benchmark {
   readonly name: string;
@@ -19,6 +20,7 @@ const benchmarks: readonly Benchmark[] = [
   dataplaneBenchmark,
   cloudBenchmark,
   instancesBenchmark,
+  rdsBenchmark,
 ];
 
 async function main(names: readonly string[]): Promise<number> {

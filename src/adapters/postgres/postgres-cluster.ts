@@ -93,6 +93,14 @@ export class PostgresCluster {
     const { uid, gid } = postgresIds();
     mkdirSync(this.directory, { recursive: true, mode: 0o700 });
     chownSync(this.directory, uid, gid);
+    const { exitCode } = await runCommand([...asPostgres, 'test', '-w', this.directory], {
+      okExitCodes: [0, 1],
+    });
+    if (exitCode !== 0) {
+      throw new Error(
+        `the postgres user cannot reach ${this.directory}: every directory above it must be traversable (chmod o+x; sgpods homes are 0755)`,
+      );
+    }
     rmSync(this.dataDirectory, { recursive: true, force: true });
     if (template?.isInitialized()) {
       await runCommand(['cp', '-a', template.dataDirectory, this.dataDirectory]);

@@ -322,15 +322,30 @@ export class ComputePlane {
   /** DB hosts already plugged in: a server that is down, a reboot, a new password. */
   async #tendDatabases(desired: DesiredState): Promise<void> {
     const work = [...desired.namespaces].filter(
-      ([, host]) => host.kind === 'database' && this.#databases?.needsWork(host.row) === true,
+      ([, host]) =>
+        host.kind === 'database' &&
+        host.row.status !== 'failed' &&
+        this.#databases?.needsWork(host.row) === true,
     );
     await this.#inParallel(work, async ([namespace, host]) => {
       if (host.kind === 'database') await this.#startDatabase(namespace, host.row);
     });
   }
 
+  /**
+   * Brings a DB's server up; `available` once it answers. An engine that cannot start makes the
+   * DB `failed`, as RDS does (the reason is reported), instead of being retried forever.
+   */
   async #startDatabase(namespace: string, row: DbInstanceRow): Promise<void> {
-    await this.#databases?.ensure(row, namespace);
+    if (row.status === 'failed') return;
+    try {
+      await this.#databases?.ensure(row, namespace);
+    } catch (error) {
+      const reason = error instanceof Error ? error.message : String(error);
+      this.#onError(new Error(`RDS instance ${row.identifier} failed: ${reason}`));
+      this.#store.rds.setStatus(row.identifier, row.status, 'failed');
+      return;
+    }
     for (const from of ['creating', 'rebooting', 'modifying'] as const) {
       if (row.status === from) this.#store.rds.setStatus(row.identifier, from, 'available');
     }
