@@ -149,7 +149,7 @@ describe.skipIf(!isRoot)("the workshop's RDS on real PostgreSQL", () => {
     ).toEqual([]);
   });
 
-  it('brings the DB back with its data after kill -9 of the cloud', async () => {
+  it('brings the DB back with its data after kill -9 of the cloud; applies password, group and reboot changes', async () => {
     const vars = await setUp();
     const url = `postgresql://eksworkshop:${vars.RDS_PASSWORD ?? ''}@${vars.RDS_ENDPOINT ?? ''}:5432/eksworkshop`;
     const green = await launch(vars.POD_SG ?? '');
