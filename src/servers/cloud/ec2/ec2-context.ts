@@ -4,6 +4,7 @@
  */
 import type { ResourceKind } from '../../../core/sg/resource-ids.js';
 import type { XmlValue } from '../query/ec2-xml.js';
+import type { QueryValue } from '../query/query-xml.js';
 import type { QueryParams } from '../query/query-params.js';
 import type { Ec2Store } from '../state/ec2-store.js';
 
@@ -36,6 +37,12 @@ export interface Ec2Context {
 }
 
 export type Ec2Handler = (params: QueryParams, context: Ec2Context) => Record<string, XmlValue>;
+
+/** An RDS or IAM action (query protocol): the `<XResult>` content, or undefined for none. */
+export type QueryHandler = (
+  params: QueryParams,
+  context: Ec2Context,
+) => Record<string, QueryValue> | undefined;
 
 export function arnOf(context: Ec2Context, resourceType: string, id: string): string {
   return `arn:aws:ec2:${context.region}:${context.accountId}:${resourceType}/${id}`;

@@ -3,15 +3,10 @@
  * and AWS-managed policies attached to and detached from them. Roles are global: no region.
  */
 import { AwsServiceError } from '../../../core/errors.js';
-import type { Ec2Context } from '../ec2/ec2-context.js';
+import type { Ec2Context, QueryHandler } from '../ec2/ec2-context.js';
 import type { QueryParams } from '../query/query-params.js';
 import { xmlList, type QueryValue } from '../query/query-xml.js';
 import type { RoleRow } from '../state/iam-store.js';
-
-export type QueryHandler = (
-  params: QueryParams,
-  context: Ec2Context,
-) => Record<string, QueryValue> | undefined;
 
 /** AWS-managed policies that can be attached (path and name). */
 const managedPolicies: ReadonlyMap<string, string> = new Map(

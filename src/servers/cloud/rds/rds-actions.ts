@@ -5,10 +5,9 @@
  * from `creating` to `available`. Identifiers are kept in lower case, as RDS keeps them.
  */
 import { AwsServiceError, Ec2RequestError } from '../../../core/errors.js';
-import type { Ec2Context } from '../ec2/ec2-context.js';
+import type { Ec2Context, QueryHandler } from '../ec2/ec2-context.js';
 import { defaultGroupOf, insertInterface, interfaceGroups } from '../ec2/interface-records.js';
 import { existingSubnet } from '../ec2/vpcs.js';
-import type { QueryHandler } from '../iam/iam-actions.js';
 import type { QueryParams } from '../query/query-params.js';
 import { xmlList, type QueryValue } from '../query/query-xml.js';
 import type { DbInstanceRow, DbSubnetGroupRow } from '../state/rds-store.js';
