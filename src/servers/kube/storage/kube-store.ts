@@ -1,0 +1,301 @@
+/**
+ * The Kubernetes API server's storage: every object of every kind in one SQLite file
+ * (better-sqlite3, WAL), one global resourceVersion bumped by every write, and a change history
+ * that watches replay from any resourceVersion still retained (older ones are `Expired`, 410).
+ * Each write is one transaction; listeners hear of it only after its commit, so a watcher never
+ * sees a change that a crash could take back.
+ */
+import { randomUUID } from 'node:crypto';
+import Database from 'better-sqlite3';
+
+/** `<group>/<resource>`: `/namespaces`, `apps/deployments`, `vpcresources.k8s.aws/securitygrouppolicies`. */
+export type ResourceKey = string;
+
+export interface KubeObject {
+  apiVersion?: string;
+  kind?: string;
+  metadata?: {
+    name?: string;
+    namespace?: string;
+    uid?: string;
+    resourceVersion?: string;
+    creationTimestamp?: string;
+    generation?: number;
+    [key: string]: unknown;
+  };
+  [key: string]: unknown;
+}
+
+export type ChangeType = 'ADDED' | 'MODIFIED' | 'DELETED';
+
+export interface Change {
+  readonly resourceVersion: number;
+  readonly resource: ResourceKey;
+  readonly namespace: string;
+  readonly name: string;
+  readonly type: ChangeType;
+  readonly object: KubeObject;
+}
+
+/** Why a write was refused: the reason and code the API server answers with. */
+export class StorageConflict extends Error {
+  constructor(
+    readonly reason: 'NotFound' | 'AlreadyExists' | 'Conflict',
+    message: string,
+  ) {
+    super(message);
+    this.name = 'StorageConflict';
+  }
+}
+
+const schema = `
+  CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+  CREATE TABLE IF NOT EXISTS objects (
+    resource TEXT NOT NULL, namespace TEXT NOT NULL, name TEXT NOT NULL,
+    resource_version INTEGER NOT NULL, object TEXT NOT NULL,
+    PRIMARY KEY (resource, namespace, name)
+  );
+  CREATE TABLE IF NOT EXISTS changes (
+    resource_version INTEGER PRIMARY KEY, resource TEXT NOT NULL, namespace TEXT NOT NULL,
+    name TEXT NOT NULL, type TEXT NOT NULL, object TEXT NOT NULL
+  );
+  CREATE INDEX IF NOT EXISTS changes_resource ON changes (resource, resource_version);
+`;
+
+type Raw = Record<string, unknown>;
+
+function withVersion(object: KubeObject, resourceVersion: number): KubeObject {
+  return {
+    ...object,
+    metadata: { ...object.metadata, resourceVersion: String(resourceVersion) },
+  };
+}
+
+export interface KubeStoreOptions {
+  /** Changes kept for watches (older resourceVersions are `Expired`). */
+  readonly historySize?: number;
+}
+
+export class KubeStore {
+  readonly #database: Database.Database;
+  readonly #statements;
+  readonly #listeners = new Set<(change: Change) => void>();
+  readonly #historySize: number;
+
+  private constructor(database: Database.Database, options: KubeStoreOptions) {
+    this.#database = database;
+    this.#historySize = options.historySize ?? 50_000;
+    const prepare = (sql: string) => database.prepare(sql);
+    this.#statements = {
+      meta: prepare('SELECT value FROM meta WHERE key = ?'),
+      setMeta: prepare(
+        'INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value',
+      ),
+      get: prepare('SELECT * FROM objects WHERE resource = ? AND namespace = ? AND name = ?'),
+      listAll: prepare('SELECT * FROM objects WHERE resource = ? ORDER BY namespace, name'),
+      listIn: prepare('SELECT * FROM objects WHERE resource = ? AND namespace = ? ORDER BY name'),
+      put: prepare(
+        `INSERT INTO objects (resource, namespace, name, resource_version, object)
+         VALUES (?, ?, ?, ?, ?)
+         ON CONFLICT(resource, namespace, name) DO UPDATE SET
+           resource_version = excluded.resource_version, object = excluded.object`,
+      ),
+      remove: prepare('DELETE FROM objects WHERE resource = ? AND namespace = ? AND name = ?'),
+      record: prepare(
+        'INSERT INTO changes (resource_version, resource, namespace, name, type, object) VALUES (?, ?, ?, ?, ?, ?)',
+      ),
+      since: prepare('SELECT * FROM changes WHERE resource_version > ? ORDER BY resource_version'),
+      sinceFor: prepare(
+        'SELECT * FROM changes WHERE resource = ? AND resource_version > ? ORDER BY resource_version',
+      ),
+      trim: prepare('DELETE FROM changes WHERE resource_version <= ?'),
+    } as const;
+  }
+
+  static open(path: string, options: KubeStoreOptions = {}): KubeStore {
+    const database = new Database(path);
+    database.pragma('journal_mode = WAL');
+    database.pragma('synchronous = NORMAL');
+    database.pragma('busy_timeout = 5000');
+    database.exec(schema);
+    return new KubeStore(database, options);
+  }
+
+  close(): void {
+    this.#database.close();
+  }
+
+  #meta(key: string): number {
+    const row = this.#statements.meta.get(key) as Raw | undefined;
+    return row ? Number(row.value) : 0;
+  }
+
+  /** The resourceVersion of the last write (0 for an empty store). */
+  currentResourceVersion(): number {
+    return this.#meta('resourceVersion');
+  }
+
+  /** Watches from below this resourceVersion are `Expired`. */
+  oldestWatchableResourceVersion(): number {
+    return this.#meta('compactedThrough');
+  }
+
+  get(resource: ResourceKey, namespace: string, name: string): KubeObject | undefined {
+    const row = this.#statements.get.get(resource, namespace, name) as Raw | undefined;
+    return row ? (JSON.parse(String(row.object)) as KubeObject) : undefined;
+  }
+
+  /** Objects of a resource (in one namespace, or all), with the resourceVersion they were read at. */
+  list(
+    resource: ResourceKey,
+    namespace?: string,
+  ): { items: KubeObject[]; resourceVersion: number } {
+    return this.#database.transaction(() => {
+      const rows = (
+        namespace === undefined
+          ? this.#statements.listAll.all(resource)
+          : this.#statements.listIn.all(resource, namespace)
+      ) as Raw[];
+      return {
+        items: rows.map((row) => JSON.parse(String(row.object)) as KubeObject),
+        resourceVersion: this.currentResourceVersion(),
+      };
+    })();
+  }
+
+  subscribe(listener: (change: Change) => void): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  #write(
+    resource: ResourceKey,
+    namespace: string,
+    name: string,
+    type: ChangeType,
+    object: KubeObject,
+  ): Change {
+    const resourceVersion = this.currentResourceVersion() + 1;
+    this.#statements.setMeta.run('resourceVersion', String(resourceVersion));
+    const stored = withVersion(object, resourceVersion);
+    const json = JSON.stringify(stored);
+    if (type === 'DELETED') this.#statements.remove.run(resource, namespace, name);
+    else this.#statements.put.run(resource, namespace, name, resourceVersion, json);
+    this.#statements.record.run(resourceVersion, resource, namespace, name, type, json);
+    const oldest = resourceVersion - this.#historySize;
+    if (oldest > 0) {
+      this.#statements.trim.run(oldest);
+      this.#statements.setMeta.run('compactedThrough', String(oldest));
+    }
+    return { resourceVersion, resource, namespace, name, type, object: stored };
+  }
+
+  #commit(work: () => Change): KubeObject {
+    const change = this.#database.transaction(work)();
+    for (const listener of this.#listeners) listener(change);
+    return change.object;
+  }
+
+  /** Stores a new object: uid, creation time, generation and resourceVersion are set here. */
+  create(resource: ResourceKey, namespace: string, name: string, object: KubeObject): KubeObject {
+    return this.#commit(() => {
+      if (this.#statements.get.get(resource, namespace, name)) {
+        throw new StorageConflict('AlreadyExists', `"${name}" already exists`);
+      }
+      const created: KubeObject = {
+        ...object,
+        metadata: {
+          ...object.metadata,
+          name,
+          ...(namespace ? { namespace } : {}),
+          uid: randomUUID(),
+          creationTimestamp: new Date().toISOString().replace(/\.\d{3}Z$/, 'Z'),
+          generation: object.metadata?.generation ?? 1,
+        },
+      };
+      return this.#write(resource, namespace, name, 'ADDED', created);
+    });
+  }
+
+  /**
+   * Replaces an object. With `expectedResourceVersion` (the caller's `metadata.resourceVersion`)
+   * a stale write is a Conflict, as optimistic concurrency demands.
+   */
+  update(
+    resource: ResourceKey,
+    namespace: string,
+    name: string,
+    object: KubeObject,
+    expectedResourceVersion?: string,
+  ): KubeObject {
+    return this.#commit(() => {
+      const current = this.get(resource, namespace, name);
+      if (!current) throw new StorageConflict('NotFound', `"${name}" not found`);
+      if (
+        expectedResourceVersion !== undefined &&
+        expectedResourceVersion !== current.metadata?.resourceVersion
+      ) {
+        throw new StorageConflict(
+          'Conflict',
+          `Operation cannot be fulfilled on "${name}": the object has been modified; please apply your changes to the latest version and try again`,
+        );
+      }
+      const updated: KubeObject = {
+        ...object,
+        metadata: {
+          ...object.metadata,
+          name,
+          ...(namespace ? { namespace } : {}),
+          uid: current.metadata?.uid,
+          creationTimestamp: current.metadata?.creationTimestamp,
+        },
+      };
+      return this.#write(resource, namespace, name, 'MODIFIED', updated);
+    });
+  }
+
+  delete(
+    resource: ResourceKey,
+    namespace: string,
+    name: string,
+    expectedResourceVersion?: string,
+  ): KubeObject {
+    return this.#commit(() => {
+      const current = this.get(resource, namespace, name);
+      if (!current) throw new StorageConflict('NotFound', `"${name}" not found`);
+      if (
+        expectedResourceVersion !== undefined &&
+        expectedResourceVersion !== current.metadata?.resourceVersion
+      ) {
+        throw new StorageConflict(
+          'Conflict',
+          `Operation cannot be fulfilled on "${name}": the object has been modified; please apply your changes to the latest version and try again`,
+        );
+      }
+      return this.#write(resource, namespace, name, 'DELETED', current);
+    });
+  }
+
+  /**
+   * The changes after `resourceVersion` (of one resource, or all), or `expired` when some of
+   * them are no longer retained.
+   */
+  changesSince(resourceVersion: number, resource?: ResourceKey): Change[] | 'expired' {
+    return this.#database.transaction(() => {
+      if (resourceVersion < this.oldestWatchableResourceVersion()) return 'expired' as const;
+      const rows = (
+        resource === undefined
+          ? this.#statements.since.all(resourceVersion)
+          : this.#statements.sinceFor.all(resource, resourceVersion)
+      ) as Raw[];
+      return rows.map((row) => ({
+        resourceVersion: Number(row.resource_version),
+        resource: String(row.resource),
+        namespace: String(row.namespace),
+        name: String(row.name),
+        type: String(row.type) as ChangeType,
+        object: JSON.parse(String(row.object)) as KubeObject,
+      }));
+    })();
+  }
+}
