@@ -166,6 +166,20 @@ function buildProgram(): Command {
     });
 
   program
+    .command('kube-apiserver')
+    .description(
+      "Run the home's Kubernetes API server in the foreground (HTTPS); writes <home>/kubeconfig.",
+    )
+    .option('--port <n>', 'loopback port (default: any free port)', parseInteger)
+    .action(async (options: { port?: number }) => {
+      const { runKubeApiServer } = await import('./commands/kube-apiserver.js');
+      process.exitCode = await runKubeApiServer({
+        home: resolveHome(program.opts<GlobalOptions>().home),
+        ...options,
+      });
+    });
+
+  program
     .command('exec')
     .description(
       "Run a command inside an instance of the home's cloud (its network namespace and resolv.conf).",

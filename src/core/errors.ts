@@ -10,6 +10,8 @@ export const errorCodes = {
     'An EC2 request is rejected; `awsCode` carries the EC2 error code (InvalidPermission.Duplicate, ...).',
   SGPODS_AWS_INVALID_REQUEST:
     "An RDS, IAM or EKS request is rejected; `awsCode` carries that service's error code (DBInstanceNotFound, NoSuchEntity, ...).",
+  SGPODS_KUBE_STATUS:
+    'A Kubernetes API request is refused; `reason` and `httpStatus` are the Status the API server answers with (NotFound 404, Conflict 409, ...).',
   SGPODS_KUBE_INVALID:
     'A Kubernetes object fails validation; `causes` lists field errors worded as the API server words them.',
   SGPODS_ANNOTATION_INVALID: 'A vpc.amazonaws.com/pod-eni annotation cannot be decoded.',
@@ -69,6 +71,18 @@ export class AwsServiceError extends SgpodsError {
     this.awsCode = awsCode;
     this.httpStatus = httpStatus;
     this.type = httpStatus >= 500 ? 'Receiver' : 'Sender';
+  }
+}
+
+/** A Kubernetes API refusal, answered as a `Status` with this reason and code. */
+export class KubeStatusError extends SgpodsError {
+  constructor(
+    readonly reason: string,
+    readonly httpStatus: number,
+    message: string,
+    readonly details: Readonly<Record<string, unknown>> = {},
+  ) {
+    super('SGPODS_KUBE_STATUS', message);
   }
 }
 

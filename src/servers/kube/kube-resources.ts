@@ -1,0 +1,198 @@
+/**
+ * The resources the API server serves: group, version, plural name, kind, scope, short names and
+ * verbs — what discovery advertises and what routing resolves a URL to. Custom resources join
+ * this registry from their CRDs (issue 7 continues there).
+ */
+export interface ResourceType {
+  /** '' for the core group. */
+  readonly group: string;
+  readonly version: string;
+  /** The plural, lower case (`pods`). */
+  readonly resource: string;
+  readonly singular: string;
+  readonly kind: string;
+  readonly namespaced: boolean;
+  readonly shortNames?: readonly string[];
+  readonly categories?: readonly string[];
+  readonly subresources?: readonly string[];
+}
+
+export const standardVerbs = [
+  'create',
+  'delete',
+  'deletecollection',
+  'get',
+  'list',
+  'patch',
+  'update',
+  'watch',
+] as const;
+
+export const builtinResources: readonly ResourceType[] = [
+  {
+    group: '',
+    version: 'v1',
+    resource: 'namespaces',
+    singular: 'namespace',
+    kind: 'Namespace',
+    namespaced: false,
+    shortNames: ['ns'],
+    subresources: ['status'],
+  },
+  {
+    group: '',
+    version: 'v1',
+    resource: 'nodes',
+    singular: 'node',
+    kind: 'Node',
+    namespaced: false,
+    shortNames: ['no'],
+    subresources: ['status'],
+  },
+  {
+    group: '',
+    version: 'v1',
+    resource: 'pods',
+    singular: 'pod',
+    kind: 'Pod',
+    namespaced: true,
+    shortNames: ['po'],
+    categories: ['all'],
+    subresources: ['status'],
+  },
+  {
+    group: '',
+    version: 'v1',
+    resource: 'serviceaccounts',
+    singular: 'serviceaccount',
+    kind: 'ServiceAccount',
+    namespaced: true,
+    shortNames: ['sa'],
+  },
+  {
+    group: '',
+    version: 'v1',
+    resource: 'secrets',
+    singular: 'secret',
+    kind: 'Secret',
+    namespaced: true,
+  },
+  {
+    group: '',
+    version: 'v1',
+    resource: 'configmaps',
+    singular: 'configmap',
+    kind: 'ConfigMap',
+    namespaced: true,
+    shortNames: ['cm'],
+  },
+  {
+    group: '',
+    version: 'v1',
+    resource: 'events',
+    singular: 'event',
+    kind: 'Event',
+    namespaced: true,
+    shortNames: ['ev'],
+  },
+  {
+    group: 'events.k8s.io',
+    version: 'v1',
+    resource: 'events',
+    singular: 'event',
+    kind: 'Event',
+    namespaced: true,
+    shortNames: ['ev'],
+  },
+  {
+    group: 'apps',
+    version: 'v1',
+    resource: 'deployments',
+    singular: 'deployment',
+    kind: 'Deployment',
+    namespaced: true,
+    shortNames: ['deploy'],
+    categories: ['all'],
+    subresources: ['status'],
+  },
+  {
+    group: 'apps',
+    version: 'v1',
+    resource: 'replicasets',
+    singular: 'replicaset',
+    kind: 'ReplicaSet',
+    namespaced: true,
+    shortNames: ['rs'],
+    categories: ['all'],
+    subresources: ['status'],
+  },
+  {
+    group: 'apps',
+    version: 'v1',
+    resource: 'daemonsets',
+    singular: 'daemonset',
+    kind: 'DaemonSet',
+    namespaced: true,
+    shortNames: ['ds'],
+    categories: ['all'],
+    subresources: ['status'],
+  },
+  {
+    group: 'coordination.k8s.io',
+    version: 'v1',
+    resource: 'leases',
+    singular: 'lease',
+    kind: 'Lease',
+    namespaced: true,
+  },
+  {
+    group: 'apiextensions.k8s.io',
+    version: 'v1',
+    resource: 'customresourcedefinitions',
+    singular: 'customresourcedefinition',
+    kind: 'CustomResourceDefinition',
+    namespaced: false,
+    shortNames: ['crd', 'crds'],
+    categories: ['api-extensions'],
+    subresources: ['status'],
+  },
+];
+
+/** `apiVersion` of a group/version: `v1` for the core group, else `group/version`. */
+export function apiVersionOf(type: { group: string; version: string }): string {
+  return type.group === '' ? type.version : `${type.group}/${type.version}`;
+}
+
+/** The storage key of a resource: `<group>/<resource>`. */
+export function storageKeyOf(type: ResourceType): string {
+  return `${type.group}/${type.resource}`;
+}
+
+export class ResourceRegistry {
+  readonly #types: ResourceType[];
+
+  constructor(types: readonly ResourceType[] = builtinResources) {
+    this.#types = [...types];
+  }
+
+  all(): readonly ResourceType[] {
+    return this.#types;
+  }
+
+  find(group: string, version: string, resource: string): ResourceType | undefined {
+    return this.#types.find(
+      (type) => type.group === group && type.version === version && type.resource === resource,
+    );
+  }
+
+  /** Group → versions, in registration order (the first is preferred). */
+  groups(): Map<string, string[]> {
+    const groups = new Map<string, string[]>();
+    for (const type of this.#types) {
+      const versions = groups.get(type.group) ?? [];
+      if (!versions.includes(type.version)) versions.push(type.version);
+      groups.set(type.group, versions);
+    }
+    return groups;
+  }
+}
