@@ -20,6 +20,7 @@ import {
   storageKeyOf,
   type ResourceType,
 } from './kube-resources.js';
+import { decodeProtobufBody, protobufMediaType } from './protobuf-body.js';
 import { KubeStore, StorageConflict, type Change, type KubeObject } from './storage/kube-store.js';
 
 /** The Kubernetes version served: kubectl's dispatcher runs the matching kubectl (1.32). */
@@ -120,7 +121,16 @@ function sendJson(response: ServerResponse, status: number, body: unknown): void
   response.end(text);
 }
 
-function readBody(request: IncomingMessage): Promise<string> {
+/** The object a request body carries: JSON, or the protobuf kubectl create sends. */
+async function bodyObject(request: IncomingMessage): Promise<KubeObject> {
+  const body = await readBody(request);
+  const contentType = (request.headers['content-type'] ?? '').split(';')[0]?.trim();
+  return contentType === protobufMediaType
+    ? decodeProtobufBody(body)
+    : parseJson(body.toString('utf8'));
+}
+
+function readBody(request: IncomingMessage): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
@@ -134,7 +144,7 @@ function readBody(request: IncomingMessage): Promise<string> {
       chunks.push(chunk);
     });
     request.on('end', () => {
-      resolve(Buffer.concat(chunks).toString('utf8'));
+      resolve(Buffer.concat(chunks));
     });
     request.on('error', reject);
   });
@@ -429,7 +439,7 @@ export class KubeApi {
     const { name } = target;
     if (method === 'GET' && !name) return { status: 200, body: this.#listOf(target, query) };
     if (method === 'POST' && !name) {
-      return { status: 201, body: this.#create(target, parseJson(await readBody(request))) };
+      return { status: 201, body: this.#create(target, await bodyObject(request)) };
     }
     if (!name) {
       throw new KubeStatusError(
@@ -453,7 +463,7 @@ export class KubeApi {
         return { status: 200, body: withTypeMeta(object, target.type) };
       }
       case 'PUT': {
-        const object = parseJson(await readBody(request));
+        const object = await bodyObject(request);
         return write(() =>
           this.store.update(
             key,
@@ -473,7 +483,7 @@ export class KubeApi {
             `the body of the request was in an unknown format - accepted media types include: application/merge-patch+json`,
           );
         }
-        const patch = parseJson(await readBody(request));
+        const patch = parseJson((await readBody(request)).toString('utf8'));
         return write(() => this.#mergePatch(target, name, patch));
       }
       case 'DELETE':

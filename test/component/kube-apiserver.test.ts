@@ -1,0 +1,256 @@
+/**
+ * The local API server with the machine's kubectl (its own KUBECACHEDIR) and plain HTTPS
+ * requests: the everyday commands, watch, protobuf bodies from `kubectl create`, and Status
+ * errors with Kubernetes' reasons and codes.
+ */
+import { execFile } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { request as httpsRequest } from 'node:https';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startKubeApiServer, type KubeApiServer } from '../../src/servers/kube/kube-api-server.js';
+import { waitFor } from '../support/wait-for.js';
+
+interface Result {
+  readonly code: number;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+describe('the local Kubernetes API server', () => {
+  let home: string;
+  let server: KubeApiServer;
+  let token = '';
+  let ca = '';
+
+  const kubectl = (args: readonly string[]): Promise<Result> =>
+    new Promise((resolve) => {
+      execFile(
+        'kubectl',
+        [...args],
+        {
+          env: {
+            ...process.env,
+            KUBECONFIG: server.kubeconfigPath,
+            KUBECACHEDIR: join(home, 'cache'),
+          },
+          timeout: 60_000,
+        },
+        (error, stdout, stderr) => {
+          resolve({
+            code: error ? (typeof error.code === 'number' ? error.code : -1) : 0,
+            stdout,
+            stderr,
+          });
+        },
+      );
+    });
+
+  const call = (
+    method: string,
+    path: string,
+    options: { body?: string; contentType?: string; token?: string } = {},
+  ): Promise<{ status: number; body: Record<string, unknown> }> =>
+    new Promise((resolve, reject) => {
+      const request = httpsRequest(
+        `${server.url}${path}`,
+        {
+          method,
+          ca,
+          headers: {
+            ...(options.token !== '' ? { Authorization: `Bearer ${options.token ?? token}` } : {}),
+            'Content-Type': options.contentType ?? 'application/json',
+          },
+        },
+        (response) => {
+          const chunks: Buffer[] = [];
+          response.on('data', (chunk: Buffer) => chunks.push(chunk));
+          response.on('end', () => {
+            resolve({
+              status: response.statusCode ?? 0,
+              body: JSON.parse(Buffer.concat(chunks).toString('utf8') || '{}') as Record<
+                string,
+                unknown
+              >,
+            });
+          });
+        },
+      );
+      request.on('error', reject);
+      request.end(options.body);
+    });
+
+  beforeAll(async () => {
+    home = mkdtempSync(join(tmpdir(), 'sgpods-kube-'));
+    server = await startKubeApiServer({ home });
+    ca = readFileSync(join(home, 'pki', 'ca.crt'), 'utf8');
+    token = readFileSync(join(home, 'kube-tokens.csv'), 'utf8').split(',')[0] ?? '';
+  });
+
+  afterAll(async () => {
+    await server.close();
+    rmSync(home, { recursive: true, force: true });
+  });
+
+  it('serves kubectl: version, namespaces, protobuf creates, get, label, watch, delete', async () => {
+    expect((await kubectl(['version'])).stdout).toContain('Server Version: v1.32.0');
+    expect(
+      (await kubectl(['get', 'ns', '-o', 'name'])).stdout.split('\n').filter(Boolean).sort(),
+    ).toEqual([
+      'namespace/default',
+      'namespace/kube-node-lease',
+      'namespace/kube-public',
+      'namespace/kube-system',
+    ]);
+    expect((await kubectl(['create', 'namespace', 'sg-per-pod'])).stdout).toBe(
+      'namespace/sg-per-pod created\n',
+    );
+    const again = await kubectl(['create', 'namespace', 'sg-per-pod']);
+    expect(again.code).toBe(1);
+    expect(again.stderr).toContain(
+      'Error from server (AlreadyExists): namespaces "sg-per-pod" already exists',
+    );
+    expect(
+      (
+        await kubectl([
+          'create',
+          'secret',
+          'generic',
+          'rds',
+          '--namespace=sg-per-pod',
+          '--from-literal=password=x',
+          '--from-literal=host=y',
+        ])
+      ).stdout,
+    ).toBe('secret/rds created\n');
+    const secret = await kubectl([
+      '-n',
+      'sg-per-pod',
+      'get',
+      'secret',
+      'rds',
+      '-o',
+      'jsonpath={.type} {.data.host} {.data.password}',
+    ]);
+    expect(secret.stdout).toBe('Opaque eQ== eA==');
+
+    const manifest = join(home, 'cm.yaml');
+    writeFileSync(
+      manifest,
+      'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: demo\n  namespace: sg-per-pod\ndata:\n  a: "1"\n',
+    );
+    expect((await kubectl(['create', '-f', manifest])).stdout).toBe('configmap/demo created\n');
+    expect((await kubectl(['-n', 'sg-per-pod', 'label', 'cm', 'demo', 'team=x'])).stdout).toBe(
+      'configmap/demo labeled\n',
+    );
+    expect(
+      (await kubectl(['-n', 'sg-per-pod', 'get', 'cm', 'demo', '--show-labels'])).stdout,
+    ).toMatch(/demo\s+\S+\s+team=x/);
+
+    const watchOutput: string[] = [];
+    const watcher = execFile('kubectl', ['-n', 'sg-per-pod', 'get', 'cm', '-w', '-o', 'name'], {
+      env: {
+        ...process.env,
+        KUBECONFIG: server.kubeconfigPath,
+        KUBECACHEDIR: join(home, 'cache'),
+      },
+    });
+    watcher.stdout?.on('data', (chunk: Buffer) => watchOutput.push(chunk.toString()));
+    try {
+      await waitFor(() => watchOutput.join('').includes('configmap/demo'), {
+        timeoutMs: 30_000,
+        what: 'the watch to list',
+      });
+      expect((await kubectl(['-n', 'sg-per-pod', 'delete', 'cm', 'demo'])).stdout).toBe(
+        'configmap "demo" deleted\n',
+      );
+      // Without Table output kubectl prints each event's object name: the deletion is a second line.
+      await waitFor(() => watchOutput.join('').split('configmap/demo').length === 3, {
+        timeoutMs: 30_000,
+        what: 'the watch to see the deletion',
+      });
+    } finally {
+      watcher.kill();
+    }
+    const missing = await kubectl(['-n', 'sg-per-pod', 'get', 'cm', 'demo']);
+    expect(missing.stderr).toContain('Error from server (NotFound): configmaps "demo" not found');
+  });
+
+  it('answers bad requests with Status objects', async () => {
+    expect(await call('GET', '/api/v1/namespaces', { token: '' })).toMatchObject({
+      status: 401,
+      body: { kind: 'Status', reason: 'Unauthorized', code: 401 },
+    });
+    expect(await call('GET', '/api/v1/namespaces', { token: 'wrong' })).toMatchObject({
+      status: 401,
+    });
+    expect(await call('GET', '/api/v1/nosuch')).toMatchObject({
+      status: 404,
+      body: { reason: 'NotFound' },
+    });
+    expect(
+      await call('POST', '/api/v1/namespaces/default/configmaps', { body: '{not json' }),
+    ).toMatchObject({ status: 400, body: { reason: 'BadRequest' } });
+    expect(
+      await call('POST', '/api/v1/namespaces/default/configmaps', { body: '{"metadata":{}}' }),
+    ).toMatchObject({ status: 422, body: { reason: 'Invalid' } });
+    expect(
+      await call('POST', '/api/v1/namespaces/nope/configmaps', {
+        body: '{"metadata":{"name":"x"}}',
+      }),
+    ).toMatchObject({ status: 404, body: { reason: 'NotFound' } });
+    const created = await call('POST', '/api/v1/namespaces/default/configmaps', {
+      body: '{"metadata":{"name":"x"},"data":{"a":"1"}}',
+    });
+    expect(created.status).toBe(201);
+    const stale = await call('PUT', '/api/v1/namespaces/default/configmaps/x', {
+      body: JSON.stringify({ metadata: { name: 'x', resourceVersion: '1' }, data: { a: '2' } }),
+    });
+    expect(stale).toMatchObject({ status: 409, body: { reason: 'Conflict' } });
+    const smp = await call('PATCH', '/api/v1/namespaces/default/configmaps/x', {
+      body: '{}',
+      contentType: 'application/strategic-merge-patch+json',
+    });
+    expect(smp).toMatchObject({ status: 415, body: { reason: 'UnsupportedMediaType' } });
+    const big = await call('POST', '/api/v1/namespaces/default/configmaps', {
+      body: `{"pad":"${'x'.repeat(4 * 1024 * 1024)}"}`,
+    }).catch(() => ({ status: 413, body: {} }));
+    expect(big.status).toBe(413);
+    expect(
+      await call('POST', '/api/v1/namespaces', {
+        body: 'k8s\0garbage',
+        contentType: 'application/vnd.kubernetes.protobuf',
+      }),
+    ).toMatchObject({ status: 400 });
+  });
+
+  it('replays a watch from the resourceVersion of a list', async () => {
+    const list = await call('GET', '/api/v1/namespaces/default/configmaps');
+    const listed = (list.body.metadata as { resourceVersion: string }).resourceVersion;
+    expect(Number(listed)).toBeGreaterThan(0);
+    await call('POST', '/api/v1/namespaces/default/configmaps', {
+      body: '{"metadata":{"name":"later"}}',
+    });
+    const events = await new Promise<string>((resolve, reject) => {
+      const request = httpsRequest(
+        `${server.url}/api/v1/namespaces/default/configmaps?watch=true&resourceVersion=${listed}&timeoutSeconds=1`,
+        { ca, headers: { Authorization: `Bearer ${token}` } },
+        (response) => {
+          let text = '';
+          response.on('data', (chunk: Buffer) => (text += chunk.toString()));
+          response.on('end', () => resolve(text));
+        },
+      );
+      request.on('error', reject);
+      request.end();
+    });
+    const lines = events
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line) as { type: string; object: { metadata: { name: string } } });
+    expect(lines.map((line) => [line.type, line.object.metadata.name])).toEqual([
+      ['ADDED', 'later'],
+    ]);
+  });
+});
