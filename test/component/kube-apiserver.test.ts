@@ -147,6 +147,11 @@ describe('the local Kubernetes API server', () => {
     expect(
       (await kubectl(['-n', 'sg-per-pod', 'get', 'cm', 'demo', '--show-labels'])).stdout,
     ).toMatch(/demo\s+\S+\s+team=x/);
+    const selected = (selector: string) =>
+      kubectl(['-n', 'sg-per-pod', 'get', 'cm', '-l', selector, '-o', 'name']);
+    expect((await selected('team in (x,y)')).stdout).toBe('configmap/demo\n');
+    expect((await selected('team!=x')).stdout).toBe('');
+    expect((await selected('bad key')).stderr).toContain('Error');
 
     const watchOutput: string[] = [];
     const watcher = execFile('kubectl', ['-n', 'sg-per-pod', 'get', 'cm', '-w', '-o', 'name'], {
@@ -185,6 +190,9 @@ describe('the local Kubernetes API server', () => {
     expect(await call('GET', '/api/v1/namespaces', { token: 'wrong' })).toMatchObject({
       status: 401,
     });
+    expect(
+      await call('GET', `/api/v1/configmaps?labelSelector=${encodeURIComponent('a in (b')}`),
+    ).toMatchObject({ status: 400, body: { reason: 'BadRequest' } });
     expect(await call('GET', '/api/v1/nosuch')).toMatchObject({
       status: 404,
       body: { reason: 'NotFound' },

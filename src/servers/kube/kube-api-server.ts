@@ -13,6 +13,8 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { ensureServingCertificates } from '../../adapters/tls/certificates.js';
 import { KubeStatusError } from '../../core/errors.js';
+import { requirementMatches, type Labels } from '../../core/kube/label-selector.js';
+import { parseLabelSelector } from '../../core/kube/label-selector-string.js';
 import {
   apiVersionOf,
   ResourceRegistry,
@@ -381,7 +383,10 @@ export class KubeApi {
       target.type.namespaced && target.namespace ? target.namespace : undefined,
     );
     const selector = query.get('fieldSelector');
-    const items = listed.items.filter((item) => matchesFieldSelector(item, selector));
+    const labels = labelMatcher(query.get('labelSelector'));
+    const items = listed.items.filter(
+      (item) => matchesFieldSelector(item, selector) && labels(item),
+    );
     return {
       kind: `${target.type.kind}List`,
       apiVersion: apiVersionOf(target.type),
@@ -552,8 +557,10 @@ export class KubeApi {
     response: ServerResponse,
   ): void {
     const key = storageKeyOf(target.type);
+    const labels = labelMatcher(query.get('labelSelector'));
     const matches = (change: Change) =>
       change.resource === key &&
+      labels(change.object) &&
       (!target.type.namespaced || !target.namespace || change.namespace === target.namespace) &&
       matchesFieldSelector(change.object, query.get('fieldSelector'));
     const requested = query.get('resourceVersion');
@@ -657,6 +664,19 @@ function defaulted(object: KubeObject, type: ResourceType): KubeObject {
     };
   }
   return object;
+}
+
+/** A `labelSelector` query as a predicate on objects; a malformed one is 400 BadRequest. */
+function labelMatcher(selector: string | null): (object: KubeObject) => boolean {
+  if (!selector) return () => true;
+  const parsed = parseLabelSelector(selector);
+  if (!parsed.ok) {
+    throw new KubeStatusError('BadRequest', 400, `unable to parse requirement: ${parsed.error}`);
+  }
+  return (object) => {
+    const labels = (object.metadata?.labels ?? {}) as Labels;
+    return parsed.requirements.every((requirement) => requirementMatches(requirement, labels));
+  };
 }
 
 /** `metadata.name=x,metadata.namespace=y` (and `!=`): the fields every kind supports. */

@@ -100,9 +100,7 @@ function metadataOf(bytes: Buffer | undefined): Record<string, unknown> {
 }
 
 function withoutUndefined(object: Record<string, unknown>): KubeObject {
-  return Object.fromEntries(
-    Object.entries(object).filter(([, value]) => value !== undefined),
-  );
+  return Object.fromEntries(Object.entries(object).filter(([, value]) => value !== undefined));
 }
 
 const decoders: Readonly<
