@@ -396,7 +396,7 @@ export class KubeApi {
   }
 
   async handle(request: IncomingMessage, response: ServerResponse): Promise<void> {
-    const url = new URL(request.url ?? '/', 'https://localhost');
+    const url = requestUrl(request);
     const path = url.pathname.replace(/\/+$/, '') || '/';
     if (path === '/version') {
       sendJson(response, 200, versionBody());
@@ -618,11 +618,25 @@ export class KubeApi {
   }
 }
 
+/** The request target as a URL (a target like `//x` is a path here, not a host). */
+function requestUrl(request: IncomingMessage): URL {
+  try {
+    return new URL(`https://localhost${request.url ?? '/'}`);
+  } catch {
+    throw new KubeStatusError('BadRequest', 400, `malformed request target: ${request.url ?? ''}`);
+  }
+}
+
 /** `/api/v1/…` → core v1; `/apis/<g>/<v>/…` → that group and version; the rest of the path. */
 function groupVersionOf(
   path: string,
 ): { group: string; version: string; rest: string[] } | undefined {
-  const parts = path.split('/').filter(Boolean).map(decodeURIComponent);
+  let parts: string[];
+  try {
+    parts = path.split('/').filter(Boolean).map(decodeURIComponent);
+  } catch {
+    throw new KubeStatusError('BadRequest', 400, `malformed request path: ${path}`);
+  }
   if (parts[0] === 'api') return { group: '', version: parts[1] ?? '', rest: parts.slice(2) };
   if (parts[0] === 'apis') {
     return { group: parts[1] ?? '', version: parts[2] ?? '', rest: parts.slice(3) };
@@ -732,6 +746,18 @@ export async function startKubeApiServer(options: KubeApiServerOptions): Promise
       });
     },
   );
+  // Requests Node's HTTP parser refuses get a Status too, not an empty 400.
+  server.on('clientError', (error, socket) => {
+    if (!socket.writable) return;
+    const body = JSON.stringify(
+      statusBody(
+        new KubeStatusError('BadRequest', 400, `malformed HTTP request: ${error.message}`),
+      ),
+    );
+    socket.end(
+      `HTTP/1.1 400 Bad Request\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+    );
+  });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(options.port ?? 0, '127.0.0.1', resolve);
