@@ -223,6 +223,13 @@ export function mergePatch(target: unknown, patch: unknown): unknown {
 
 export class KubeApi {
   readonly registry = new ResourceRegistry();
+  /** Open watch streams: ended cleanly at shutdown, so clients re-watch from their last version. */
+  readonly #watches = new Set<ServerResponse>();
+
+  endWatches(): void {
+    for (const response of this.#watches) response.end();
+    this.#watches.clear();
+  }
 
   constructor(
     readonly store: KubeStore,
@@ -609,9 +616,11 @@ export class KubeApi {
     }
     const timeout = Number(query.get('timeoutSeconds') ?? 0);
     const timer = timeout > 0 ? setTimeout(() => response.end(), timeout * 1000) : undefined;
+    this.#watches.add(response);
     const stop = () => {
       if (timer) clearTimeout(timer);
       unsubscribe();
+      this.#watches.delete(response);
     };
     request.on('close', stop);
     response.on('close', stop);
@@ -775,6 +784,8 @@ export async function startKubeApiServer(options: KubeApiServerOptions): Promise
     kubeconfigPath,
     close: () =>
       new Promise((resolve) => {
+        api.endWatches();
+        server.closeIdleConnections();
         server.closeAllConnections();
         server.close(() => {
           store.close();
