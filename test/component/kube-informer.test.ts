@@ -94,4 +94,43 @@ describe('a client-node informer', () => {
       await informer.stop();
     }
   });
+
+  it('relists when its resourceVersion has left the history (410), then keeps watching', async () => {
+    await server?.close();
+    server = await startKubeApiServer({ home, historySize: 5 });
+    const config = new KubeConfig();
+    config.loadFromFile(server.kubeconfigPath);
+    const core = config.makeApiClient(CoreV1Api);
+    const seen = new Set<string>();
+    let lists = 0;
+    const informer = makeInformer(config, '/api/v1/namespaces/kube-public/configmaps', () => {
+      lists += 1;
+      return core.listNamespacedConfigMap({ namespace: 'kube-public' });
+    });
+    informer.on('add', (object: V1ConfigMap) => seen.add(object.metadata?.name ?? ''));
+    await informer.start();
+    try {
+      // Writes elsewhere push the informer's resourceVersion out of the history...
+      for (let index = 0; index < 8; index++) {
+        await core.createNamespacedConfigMap({
+          namespace: 'default',
+          body: { metadata: { name: `filler-${index}` } },
+        });
+      }
+      // ...and its watch ends: it re-watches from that version, gets 410, relists, watches on.
+      server.endWatches();
+      await core.createNamespacedConfigMap({
+        namespace: 'kube-public',
+        body: { metadata: { name: 'seen-after-relist' } },
+      });
+      await waitFor(() => seen.has('seen-after-relist'), {
+        timeoutMs: 30_000,
+        what: 'the informer to relist and see the new object',
+      });
+      // The 410 made it list again (a replayed watch would not have).
+      expect(lists).toBe(2);
+    } finally {
+      await informer.stop();
+    }
+  });
 });

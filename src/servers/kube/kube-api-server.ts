@@ -40,6 +40,8 @@ export interface KubeApiServerOptions {
   readonly home: string;
   /** 0 picks a free port. Bound to loopback. */
   readonly port?: number;
+  /** Changes kept for watches (see KubeStore); older resourceVersions are `Expired`. */
+  readonly historySize?: number;
   readonly onInternalError?: (error: unknown) => void;
 }
 
@@ -48,6 +50,8 @@ export interface KubeApiServer {
   readonly port: number;
   readonly store: KubeStore;
   readonly kubeconfigPath: string;
+  /** Ends every open watch cleanly (clients re-watch from their last resourceVersion). */
+  endWatches(): void;
   close(): Promise<void>;
 }
 
@@ -731,7 +735,9 @@ export async function startKubeApiServer(options: KubeApiServerOptions): Promise
     '127.0.0.1',
   ]);
   const tokens = ensureTokens(home);
-  const store = KubeStore.open(join(home, 'kube.sqlite'));
+  const store = KubeStore.open(join(home, 'kube.sqlite'), {
+    ...(options.historySize !== undefined ? { historySize: options.historySize } : {}),
+  });
   const api = new KubeApi(store, readTokens(tokens.path));
   api.ensureInitialNamespaces();
   const server: Server = createServer(
@@ -782,6 +788,9 @@ export async function startKubeApiServer(options: KubeApiServerOptions): Promise
     port,
     store,
     kubeconfigPath,
+    endWatches: () => {
+      api.endWatches();
+    },
     close: () =>
       new Promise((resolve) => {
         api.endWatches();
