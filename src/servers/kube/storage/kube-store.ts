@@ -217,6 +217,27 @@ export class KubeStore {
     });
   }
 
+  /** The stored object a write replaces: NotFound when absent, Conflict when stale. */
+  #current(
+    resource: ResourceKey,
+    namespace: string,
+    name: string,
+    expectedResourceVersion: string | undefined,
+  ): KubeObject {
+    const current = this.get(resource, namespace, name);
+    if (!current) throw new StorageConflict('NotFound', `"${name}" not found`);
+    if (
+      expectedResourceVersion !== undefined &&
+      expectedResourceVersion !== current.metadata?.resourceVersion
+    ) {
+      throw new StorageConflict(
+        'Conflict',
+        `Operation cannot be fulfilled on "${name}": the object has been modified; please apply your changes to the latest version and try again`,
+      );
+    }
+    return current;
+  }
+
   /**
    * Replaces an object. With `expectedResourceVersion` (the caller's `metadata.resourceVersion`)
    * a stale write is a Conflict, as optimistic concurrency demands.
@@ -229,17 +250,7 @@ export class KubeStore {
     expectedResourceVersion?: string,
   ): KubeObject {
     return this.#commit(() => {
-      const current = this.get(resource, namespace, name);
-      if (!current) throw new StorageConflict('NotFound', `"${name}" not found`);
-      if (
-        expectedResourceVersion !== undefined &&
-        expectedResourceVersion !== current.metadata?.resourceVersion
-      ) {
-        throw new StorageConflict(
-          'Conflict',
-          `Operation cannot be fulfilled on "${name}": the object has been modified; please apply your changes to the latest version and try again`,
-        );
-      }
+      const current = this.#current(resource, namespace, name, expectedResourceVersion);
       const updated: KubeObject = {
         ...object,
         metadata: {
@@ -261,17 +272,7 @@ export class KubeStore {
     expectedResourceVersion?: string,
   ): KubeObject {
     return this.#commit(() => {
-      const current = this.get(resource, namespace, name);
-      if (!current) throw new StorageConflict('NotFound', `"${name}" not found`);
-      if (
-        expectedResourceVersion !== undefined &&
-        expectedResourceVersion !== current.metadata?.resourceVersion
-      ) {
-        throw new StorageConflict(
-          'Conflict',
-          `Operation cannot be fulfilled on "${name}": the object has been modified; please apply your changes to the latest version and try again`,
-        );
-      }
+      const current = this.#current(resource, namespace, name, expectedResourceVersion);
       return this.#write(resource, namespace, name, 'DELETED', current);
     });
   }
