@@ -216,6 +216,23 @@ describe('the local Kubernetes API server', () => {
       body: JSON.stringify({ metadata: { name: 'x', resourceVersion: '1' }, data: { a: '2' } }),
     });
     expect(stale).toMatchObject({ status: 409, body: { reason: 'Conflict' } });
+    const jsonPatch = (body: string) =>
+      call('PATCH', '/api/v1/namespaces/default/configmaps/x', {
+        body,
+        contentType: 'application/json-patch+json',
+      });
+    expect(await jsonPatch('[{"op":"replace","path":"/data/a","value":"3"}]')).toMatchObject({
+      status: 200,
+      body: { data: { a: '3' } },
+    });
+    expect(await jsonPatch('[{"op":"test","path":"/data/a","value":"9"}]')).toMatchObject({
+      status: 422,
+      body: { reason: 'Invalid' },
+    });
+    expect(await jsonPatch('{"op":"add"}')).toMatchObject({
+      status: 400,
+      body: { reason: 'BadRequest' },
+    });
     const smp = await call('PATCH', '/api/v1/namespaces/default/configmaps/x', {
       body: '{}',
       contentType: 'application/strategic-merge-patch+json',

@@ -63,11 +63,11 @@ describe('a client-node informer', () => {
         timeoutMs: 20_000,
         what: 'a live addition',
       });
-      const current = await core.readNamespacedConfigMap({ namespace: 'default', name: 'live' });
-      await core.replaceNamespacedConfigMap({
+      // client-node sends a JSON patch by default.
+      await core.patchNamespacedConfigMap({
         namespace: 'default',
         name: 'live',
-        body: { ...current, data: { at: 'changed' } },
+        body: [{ op: 'replace', path: '/data/at', value: 'changed' }],
       });
       await waitFor(() => seen.get('live') === 'update', { timeoutMs: 20_000, what: 'an update' });
 

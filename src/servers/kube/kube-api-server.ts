@@ -11,6 +11,7 @@ import { createServer, type Server } from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
+import jsonPatch from 'fast-json-patch';
 import { ensureServingCertificates } from '../../adapters/tls/certificates.js';
 import { KubeStatusError } from '../../core/errors.js';
 import { requirementMatches, type Labels } from '../../core/kube/label-selector.js';
@@ -223,6 +224,50 @@ export function mergePatch(target: unknown, patch: unknown): unknown {
     else result.set(key, mergePatch(result.get(key), value));
   }
   return Object.fromEntries(result);
+}
+
+/** The patch a PATCH body describes, by its content type (strategic merge patch: issue 8). */
+function patchFunctionOf(contentType: string, body: string): (current: KubeObject) => KubeObject {
+  if (contentType === 'application/merge-patch+json') {
+    const patch = parseJson(body);
+    return (current) => mergePatch(current, patch) as KubeObject;
+  }
+  if (contentType === 'application/json-patch+json') {
+    let operations: unknown;
+    try {
+      operations = JSON.parse(body);
+    } catch {
+      operations = undefined;
+    }
+    if (!Array.isArray(operations)) {
+      throw new KubeStatusError(
+        'BadRequest',
+        400,
+        'a JSON patch must be a JSON array of operations',
+      );
+    }
+    return (current) => {
+      try {
+        return jsonPatch.applyPatch(
+          structuredClone(current),
+          operations as jsonPatch.Operation[],
+          true,
+          false,
+        ).newDocument;
+      } catch (error) {
+        throw new KubeStatusError(
+          'Invalid',
+          422,
+          `the server rejected our request due to an error in our request: ${error instanceof Error ? error.message.split('\n')[0] : String(error)}`,
+        );
+      }
+    };
+  }
+  throw new KubeStatusError(
+    'UnsupportedMediaType',
+    415,
+    `the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json`,
+  );
 }
 
 export class KubeApi {
@@ -491,16 +536,9 @@ export class KubeApi {
         );
       }
       case 'PATCH': {
-        const contentType = (request.headers['content-type'] ?? '').split(';')[0]?.trim();
-        if (contentType !== 'application/merge-patch+json') {
-          throw new KubeStatusError(
-            'UnsupportedMediaType',
-            415,
-            `the body of the request was in an unknown format - accepted media types include: application/merge-patch+json`,
-          );
-        }
-        const patch = parseJson((await readBody(request)).toString('utf8'));
-        return write(() => this.#mergePatch(target, name, patch));
+        const contentType = (request.headers['content-type'] ?? '').split(';')[0]?.trim() ?? '';
+        const apply = patchFunctionOf(contentType, (await readBody(request)).toString('utf8'));
+        return write(() => this.#patch(target, name, apply));
       }
       case 'DELETE':
         return write(() => this.store.delete(key, target.namespace, name));
@@ -513,19 +551,23 @@ export class KubeApi {
     }
   }
 
-  /** JSON merge patch; a patch that changes nothing writes nothing (the resourceVersion stays). */
-  #mergePatch(target: Target, name: string, patch: KubeObject): KubeObject {
+  /**
+   * A patch; one that changes nothing writes nothing (the resourceVersion stays). A
+   * resourceVersion the patch sets is a precondition, as for an update.
+   */
+  #patch(target: Target, name: string, apply: (current: KubeObject) => KubeObject): KubeObject {
     const key = storageKeyOf(target.type);
     const current = this.store.get(key, target.namespace, name);
     if (!current) throw notFound(target.type, name);
-    const merged = mergePatch(current, patch) as KubeObject;
-    if (JSON.stringify(merged) === JSON.stringify(current)) return current;
+    const patched = apply(current);
+    if (JSON.stringify(patched) === JSON.stringify(current)) return current;
+    const version = patched.metadata?.resourceVersion;
     return this.store.update(
       key,
       target.namespace,
       name,
-      withTypeMeta(merged, target.type),
-      patch.metadata?.resourceVersion,
+      withTypeMeta(patched, target.type),
+      version !== current.metadata?.resourceVersion ? version : undefined,
     );
   }
 
