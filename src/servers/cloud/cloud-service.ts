@@ -245,12 +245,10 @@ export class CloudService {
         `The action ${action} is not valid for this web service.`,
       );
     }
-    const fault = this.faults.take(action);
-    if (fault && fault.latencyMs > 0)
-      await new Promise((done) => setTimeout(done, fault.latencyMs));
-    if (fault?.error) {
-      throw new Ec2RequestError(fault.error.code, fault.error.message, fault.error.httpStatus);
-    }
+    await this.#injectFault(
+      action,
+      (error) => new Ec2RequestError(error.code, error.message, error.httpStatus),
+    );
     const changes = new Ec2Changes();
     const dryRun = params.get('DryRun') === 'true';
     const body = this.store.transaction(() => {
@@ -291,6 +289,18 @@ export class CloudService {
     );
   }
 
+  /** An armed fault of `action`: its latency first, then its error (in the service's class). */
+  async #injectFault(
+    action: string,
+    errorOf: (error: { code: string; message: string; httpStatus: number }) => Error,
+  ): Promise<void> {
+    const fault = this.faults.take(action);
+    if (fault && fault.latencyMs > 0) {
+      await new Promise((done) => setTimeout(done, fault.latencyMs));
+    }
+    if (fault?.error) throw errorOf(fault.error);
+  }
+
   async #query(
     handlers: Readonly<Record<string, QueryHandler>>,
     action: string,
@@ -303,12 +313,10 @@ export class CloudService {
         `The action ${action} is not valid for this web service.`,
       );
     }
-    const fault = this.faults.take(action);
-    if (fault && fault.latencyMs > 0)
-      await new Promise((done) => setTimeout(done, fault.latencyMs));
-    if (fault?.error) {
-      throw new AwsServiceError(fault.error.code, fault.error.message, fault.error.httpStatus);
-    }
+    await this.#injectFault(
+      action,
+      (error) => new AwsServiceError(error.code, error.message, error.httpStatus),
+    );
     const changes = new Ec2Changes();
     const result = this.store.transaction(() => handler(params, this.#context(changes)));
     await this.#afterCommit(changes);
