@@ -171,7 +171,12 @@ function buildProgram(): Command {
       "Run the home's Kubernetes API server in the foreground (HTTPS); writes <home>/kubeconfig.",
     )
     .option('--port <n>', 'loopback port (default: any free port)', parseInteger)
-    .action(async (options: { port?: number }) => {
+    .option(
+      '--crds <dir>',
+      'install the CRD manifests of this folder at start (default: the EKS ones, deploy/crds)',
+    )
+    .option('--no-crds', 'install no CRDs at start')
+    .action(async (options: { port?: number; crds?: string | boolean }) => {
       const { runKubeApiServer } = await import('./commands/kube-apiserver.js');
       process.exitCode = await runKubeApiServer({
         home: resolveHome(program.opts<GlobalOptions>().home),

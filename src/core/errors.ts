@@ -94,7 +94,9 @@ export interface FieldError {
     | 'FieldValueInvalid'
     | 'FieldValueForbidden'
     | 'FieldValueTypeInvalid'
-    | 'FieldValueNotSupported';
+    | 'FieldValueNotSupported'
+    | 'FieldValueTooMany'
+    | 'FieldValueDuplicate';
   readonly message: string;
 }
 

@@ -3,94 +3,31 @@
  * requests: the everyday commands, watch, protobuf bodies from `kubectl create`, and Status
  * errors with Kubernetes' reasons and codes.
  */
-import { execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { request as httpsRequest } from 'node:https';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startKubeApiServer, type KubeApiServer } from '../../src/servers/kube/kube-api-server.js';
+import type { KubeApiServer } from '../../src/servers/kube/kube-api-server.js';
+import { startKubeFixture, type CallOptions, type KubeFixture } from '../support/kube-fixture.js';
 import { waitFor } from '../support/wait-for.js';
 
-interface Result {
-  readonly code: number;
-  readonly stdout: string;
-  readonly stderr: string;
-}
-
 describe('the local Kubernetes API server', () => {
-  let home: string;
+  let fixture: KubeFixture;
   let server: KubeApiServer;
+  let home = '';
   let token = '';
   let ca = '';
-
-  const kubectl = (args: readonly string[]): Promise<Result> =>
-    new Promise((resolve) => {
-      execFile(
-        'kubectl',
-        [...args],
-        {
-          env: {
-            ...process.env,
-            KUBECONFIG: server.kubeconfigPath,
-            KUBECACHEDIR: join(home, 'cache'),
-          },
-          timeout: 60_000,
-        },
-        (error, stdout, stderr) => {
-          resolve({
-            code: error ? (typeof error.code === 'number' ? error.code : -1) : 0,
-            stdout,
-            stderr,
-          });
-        },
-      );
-    });
-
-  const call = (
-    method: string,
-    path: string,
-    options: { body?: string; contentType?: string; token?: string } = {},
-  ): Promise<{ status: number; body: Record<string, unknown> }> =>
-    new Promise((resolve, reject) => {
-      const request = httpsRequest(
-        `${server.url}${path}`,
-        {
-          method,
-          ca,
-          headers: {
-            ...(options.token !== '' ? { Authorization: `Bearer ${options.token ?? token}` } : {}),
-            'Content-Type': options.contentType ?? 'application/json',
-          },
-        },
-        (response) => {
-          const chunks: Buffer[] = [];
-          response.on('data', (chunk: Buffer) => chunks.push(chunk));
-          response.on('end', () => {
-            resolve({
-              status: response.statusCode ?? 0,
-              body: JSON.parse(Buffer.concat(chunks).toString('utf8') || '{}') as Record<
-                string,
-                unknown
-              >,
-            });
-          });
-        },
-      );
-      request.on('error', reject);
-      request.end(options.body);
-    });
+  const kubectl = (args: readonly string[]) => fixture.kubectl(args);
+  const call = (method: string, path: string, options?: CallOptions) =>
+    fixture.call(method, path, options);
 
   beforeAll(async () => {
-    home = mkdtempSync(join(tmpdir(), 'sgpods-kube-'));
-    server = await startKubeApiServer({ home });
-    ca = readFileSync(join(home, 'pki', 'ca.crt'), 'utf8');
-    token = readFileSync(join(home, 'kube-tokens.csv'), 'utf8').split(',')[0] ?? '';
+    fixture = await startKubeFixture();
+    ({ server, home, token, ca } = fixture);
   });
 
   afterAll(async () => {
-    await server.close();
-    rmSync(home, { recursive: true, force: true });
+    await fixture.close();
   });
 
   it('serves kubectl: version, namespaces, protobuf creates, get, label, watch, delete', async () => {
@@ -146,7 +83,7 @@ describe('the local Kubernetes API server', () => {
     );
     expect(
       (await kubectl(['-n', 'sg-per-pod', 'get', 'cm', 'demo', '--show-labels'])).stdout,
-    ).toMatch(/demo\s+\S+\s+team=x/);
+    ).toMatch(/demo\s+1\s+\S+\s+team=x/);
     const selected = (selector: string) =>
       kubectl(['-n', 'sg-per-pod', 'get', 'cm', '-l', selector, '-o', 'name']);
     expect((await selected('team in (x,y)')).stdout).toBe('configmap/demo\n');
@@ -154,13 +91,7 @@ describe('the local Kubernetes API server', () => {
     expect((await selected('bad key')).stderr).toContain('Error');
 
     const watchOutput: string[] = [];
-    const watcher = execFile('kubectl', ['-n', 'sg-per-pod', 'get', 'cm', '-w', '-o', 'name'], {
-      env: {
-        ...process.env,
-        KUBECONFIG: server.kubeconfigPath,
-        KUBECACHEDIR: join(home, 'cache'),
-      },
-    });
+    const watcher = fixture.spawnKubectl(['-n', 'sg-per-pod', 'get', 'cm', '-w', '-o', 'name']);
     watcher.stdout?.on('data', (chunk: Buffer) => watchOutput.push(chunk.toString()));
     try {
       await waitFor(() => watchOutput.join('').includes('configmap/demo'), {

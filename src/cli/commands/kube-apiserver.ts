@@ -2,17 +2,30 @@
  * `sgpods kube-apiserver`: the home's Kubernetes API server in the foreground (HTTPS with the
  * home's CA, `<home>/kubeconfig` with an admin token). SIGTERM or SIGINT stop it cleanly.
  */
-import { rmSync } from 'node:fs';
+import { readdirSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
 import { writePidFile } from '../../adapters/process/pid-file.js';
-import { startKubeApiServer } from '../../servers/kube/kube-api-server.js';
+import { bundledCrdDirectory, startKubeApiServer } from '../../servers/kube/kube-api-server.js';
 import { exitCodes, type ExitCode } from '../exit-codes.js';
+
+/** `--crds DIR` (default: the bundled EKS CRDs), or none with `--no-crds`. */
+function crdManifests(crds: string | boolean | undefined): string[] {
+  if (crds === false) return [];
+  const directory = typeof crds === 'string' ? crds : bundledCrdDirectory;
+  return readdirSync(directory)
+    .filter((name) => /\.ya?ml$/.test(name))
+    .sort()
+    .map((name) => join(directory, name));
+}
 
 export async function runKubeApiServer(options: {
   home: string;
   port?: number;
+  crds?: string | boolean;
 }): Promise<ExitCode> {
   const server = await startKubeApiServer({
     home: options.home,
+    crdManifests: crdManifests(options.crds),
     ...(options.port !== undefined ? { port: options.port } : {}),
     onInternalError: (error) => {
       process.stderr.write(

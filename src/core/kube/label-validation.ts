@@ -40,6 +40,26 @@ export function qualifiedNameProblems(value: string): string[] {
   return problems;
 }
 
+const labelFormat = '[a-z0-9]([-a-z0-9]*[a-z0-9])?';
+const labelPattern = new RegExp(`^${labelFormat}$`);
+const labelErrorMessage = `a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start and end with an alphanumeric character (e.g. 'my-name',  or '123-abc', regex used for validation is '${labelFormat}')`;
+
+/** apimachinery `IsDNS1123Subdomain` (object names of most kinds). */
+export function subdomainProblems(value: string): string[] {
+  const problems: string[] = [];
+  if (value.length > 253) problems.push('must be no more than 253 characters');
+  if (!subdomainPattern.test(value)) problems.push(subdomainErrorMessage);
+  return problems;
+}
+
+/** apimachinery `IsDNS1123Label` (namespace names). */
+export function dnsLabelProblems(value: string): string[] {
+  const problems: string[] = [];
+  if (value.length > 63) problems.push('must be no more than 63 characters');
+  if (!labelPattern.test(value)) problems.push(labelErrorMessage);
+  return problems;
+}
+
 /** apimachinery `IsValidLabelValue`. */
 export function labelValueProblems(value: string): string[] {
   const problems: string[] = [];

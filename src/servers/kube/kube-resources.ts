@@ -1,8 +1,29 @@
 /**
  * The resources the API server serves: group, version, plural name, kind, scope, short names and
  * verbs — what discovery advertises and what routing resolves a URL to. Custom resources join
- * this registry from their CRDs (issue 7 continues there).
+ * the built-ins from their CRDs (custom-resources.ts) and leave with them.
  */
+import type { CustomResourceSchema } from './structural-schema.js';
+
+/** A CRD `additionalPrinterColumns` entry (built-in kinds have their columns in tables.ts). */
+export interface PrinterColumn {
+  readonly name: string;
+  readonly type: string;
+  readonly format?: string;
+  readonly description?: string;
+  readonly priority: number;
+  readonly jsonPath: string;
+}
+
+/** What a custom resource's CRD says beyond names: its schema, columns and storage. */
+export interface CustomResourceTraits {
+  readonly crdName: string;
+  readonly schema: CustomResourceSchema;
+  readonly printerColumns: readonly PrinterColumn[];
+  /** The version objects are stored in (others are served by rewriting `apiVersion`). */
+  readonly storageVersion: string;
+}
+
 export interface ResourceType {
   /** '' for the core group. */
   readonly group: string;
@@ -11,10 +32,13 @@ export interface ResourceType {
   readonly resource: string;
   readonly singular: string;
   readonly kind: string;
+  /** `<Kind>List` unless a CRD says otherwise. */
+  readonly listKind?: string;
   readonly namespaced: boolean;
   readonly shortNames?: readonly string[];
   readonly categories?: readonly string[];
   readonly subresources?: readonly string[];
+  readonly custom?: CustomResourceTraits;
 }
 
 export const standardVerbs = [
@@ -169,7 +193,7 @@ export function storageKeyOf(type: ResourceType): string {
 }
 
 export class ResourceRegistry {
-  readonly #types: ResourceType[];
+  #types: readonly ResourceType[];
 
   constructor(types: readonly ResourceType[] = builtinResources) {
     this.#types = [...types];
@@ -177,6 +201,16 @@ export class ResourceRegistry {
 
   all(): readonly ResourceType[] {
     return this.#types;
+  }
+
+  /** Replaces the custom resources (from the CRDs now established). */
+  setCustomResources(types: readonly ResourceType[]): void {
+    this.#types = [...this.#types.filter((type) => !type.custom), ...types];
+  }
+
+  /** The types of a storage key (one per served version). */
+  typesOf(key: string): ResourceType[] {
+    return this.#types.filter((type) => storageKeyOf(type) === key);
   }
 
   find(group: string, version: string, resource: string): ResourceType | undefined {

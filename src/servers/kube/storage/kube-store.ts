@@ -100,6 +100,8 @@ export class KubeStore {
          ON CONFLICT(resource, namespace, name) DO UPDATE SET
            resource_version = excluded.resource_version, object = excluded.object`,
       ),
+      resourcesIn: prepare('SELECT DISTINCT resource FROM objects WHERE namespace = ?'),
+      scan: prepare('SELECT * FROM objects ORDER BY resource, namespace, name'),
       remove: prepare('DELETE FROM objects WHERE resource = ? AND namespace = ? AND name = ?'),
       record: prepare(
         'INSERT INTO changes (resource_version, resource, namespace, name, type, object) VALUES (?, ?, ?, ?, ?, ?)',
@@ -161,6 +163,22 @@ export class KubeStore {
         resourceVersion: this.currentResourceVersion(),
       };
     })();
+  }
+
+  /** The resources that have objects in a namespace. */
+  resourcesIn(namespace: string): ResourceKey[] {
+    return (this.#statements.resourcesIn.all(namespace) as Raw[]).map((row) =>
+      String(row.resource),
+    );
+  }
+
+  /** Every stored object with its resource (for indexes built at start). */
+  scan(): { resource: ResourceKey; namespace: string; object: KubeObject }[] {
+    return (this.#statements.scan.all() as Raw[]).map((row) => ({
+      resource: String(row.resource),
+      namespace: String(row.namespace),
+      object: JSON.parse(String(row.object)) as KubeObject,
+    }));
   }
 
   subscribe(listener: (change: Change) => void): () => void {

@@ -1,0 +1,465 @@
+/**
+ * Every write to the API server's objects, from requests and from the server's own controllers:
+ * admission (defaulting, pruning and validation), the status subresource split, `generation`,
+ * finalizers and `deletionTimestamp`, and the deletion of namespaces and CRDs through their
+ * finalisers. Requests reach the store only through here, so the rules hold for every client.
+ */
+import { randomBytes } from 'node:crypto';
+import { KubeStatusError, type FieldError } from '../../core/errors.js';
+import type { UserInfo } from './authentication.js';
+import { defaultedBuiltin, validateBuiltin, validateMetadata } from './builtin-admission.js';
+import { crdStatus, defaultedCrd, validateCrd } from './custom-resources.js';
+import { apiVersionOf, storageKeyOf, type ResourceType } from './kube-resources.js';
+import { invalid, notFound, qualifiedResource, storageError } from './status-errors.js';
+import { StorageConflict, type KubeObject, type KubeStore } from './storage/kube-store.js';
+
+export type FieldValidation = 'Strict' | 'Warn' | 'Ignore';
+
+/** Who writes, and how unknown fields are treated; warnings collect `Warning` headers. */
+export interface WriteContext {
+  readonly user?: UserInfo;
+  readonly fieldValidation?: FieldValidation;
+  readonly warnings?: string[];
+}
+
+export type PropagationPolicy = 'Background' | 'Foreground' | 'Orphan';
+
+export interface DeleteOptions {
+  readonly propagationPolicy?: PropagationPolicy;
+  readonly preconditions?: { readonly uid?: string; readonly resourceVersion?: string };
+}
+
+export const crdKey = 'apiextensions.k8s.io/customresourcedefinitions';
+export const namespaceKey = '/namespaces';
+export const crdCleanupFinalizer = 'customresourcecleanup.apiextensions.k8s.io';
+
+type Json = Record<string, unknown>;
+
+/** The finalizers a delete leaves: the object's own, and those its policy or kind add. */
+function finalizersOnDelete(key: string, current: KubeObject, options: DeleteOptions): string[] {
+  const finalizers = new Set(finalizersOf(current));
+  if (options.propagationPolicy === 'Foreground') finalizers.add('foregroundDeletion');
+  if (options.propagationPolicy === 'Orphan') finalizers.add('orphan');
+  if (key === crdKey) finalizers.add(crdCleanupFinalizer);
+  return [...finalizers];
+}
+
+/** The object with a deletionTimestamp (a namespace also turns Terminating). */
+function markedForDeletion(key: string, current: KubeObject, finalizers: string[]): KubeObject {
+  return {
+    ...current,
+    metadata: {
+      ...current.metadata,
+      deletionTimestamp: current.metadata?.deletionTimestamp ?? now(),
+      deletionGracePeriodSeconds: 0,
+      ...(finalizers.length > 0 ? { finalizers } : {}),
+    },
+    ...(key === namespaceKey
+      ? { status: { ...(current.status as Json | undefined), phase: 'Terminating' } }
+      : {}),
+  };
+}
+
+/** An update's metadata: what the server owns comes from the stored object. */
+function keptMetadata(type: ResourceType, current: KubeObject, proposed: KubeObject): Json {
+  const stored = current.metadata ?? {};
+  const metadata: Json = {
+    ...proposed.metadata,
+    name: stored.name,
+    uid: stored.uid,
+    creationTimestamp: stored.creationTimestamp,
+    generation: stored.generation,
+    resourceVersion: stored.resourceVersion,
+    deletionTimestamp: stored.deletionTimestamp,
+    deletionGracePeriodSeconds: stored.deletionGracePeriodSeconds,
+  };
+  if (type.namespaced) metadata.namespace = stored.namespace;
+  if (!stored.deletionTimestamp) {
+    delete metadata.deletionTimestamp;
+    delete metadata.deletionGracePeriodSeconds;
+  }
+  return metadata;
+}
+
+/** A create's body must be for this kind and namespace. */
+function checkCreateBody(type: ResourceType, namespace: string, object: KubeObject): void {
+  const bodyNamespace = object.metadata?.namespace;
+  if (type.namespaced && bodyNamespace && bodyNamespace !== namespace) {
+    throw new KubeStatusError(
+      'BadRequest',
+      400,
+      'the namespace of the provided object does not match the namespace sent on the request',
+    );
+  }
+  if (object.kind && object.kind !== type.kind) {
+    throw new KubeStatusError(
+      'BadRequest',
+      400,
+      `the kind in the data (${object.kind}) does not match the expected kind (${type.kind})`,
+    );
+  }
+}
+
+/** `metadata.name`, or `generateName` and a random suffix; neither is 422. */
+function nameForCreate(type: ResourceType, object: KubeObject): string {
+  const generateName = object.metadata?.generateName;
+  const name =
+    object.metadata?.name ||
+    (typeof generateName === 'string' && generateName ? `${generateName}${randomSuffix()}` : '');
+  if (name) return name;
+  throw invalid(type, '', [
+    {
+      field: 'metadata.name',
+      type: 'FieldValueRequired',
+      message: 'metadata.name: Required value: name or generateName is required',
+    },
+  ]);
+}
+
+const nameAlphabet = 'bcdfghjklmnpqrstvwxz2456789';
+
+function randomSuffix(): string {
+  return [...randomBytes(5)].map((byte) => nameAlphabet[byte % nameAlphabet.length]).join('');
+}
+
+export function now(): string {
+  return new Date().toISOString().replace(/\.\d{3}Z$/, 'Z');
+}
+
+/** Everything of an object but its metadata and status: what `generation` counts changes of. */
+function specPart(object: KubeObject): string {
+  const rest: Json = { ...object };
+  delete rest.metadata;
+  delete rest.status;
+  delete rest.apiVersion;
+  delete rest.kind;
+  return JSON.stringify(rest);
+}
+
+function sameContent(a: KubeObject, b: KubeObject): boolean {
+  const strip = (object: KubeObject) =>
+    JSON.stringify({
+      ...object,
+      metadata: { ...object.metadata, resourceVersion: undefined, managedFields: undefined },
+    });
+  return strip(a) === strip(b);
+}
+
+/** The QoS class of a pod from its containers' requests and limits. */
+function qosClassOf(pod: KubeObject): string {
+  const containers = ((pod.spec as Json | undefined)?.containers ?? []) as Json[];
+  const resources = containers.map((container) => (container.resources ?? {}) as Json);
+  const set = (value: unknown) =>
+    typeof value === 'object' && value !== null && Object.keys(value).length > 0;
+  if (resources.every((r) => !set(r.requests) && !set(r.limits))) return 'BestEffort';
+  const guaranteed = resources.every((r) => {
+    const limits = (r.limits ?? {}) as Json;
+    const requests = { ...limits, ...((r.requests ?? {}) as Json) };
+    return (
+      ['cpu', 'memory'].every((name) => limits[name] !== undefined) &&
+      Object.entries(requests).every(([name, value]) => limits[name] === value)
+    );
+  });
+  return guaranteed ? 'Guaranteed' : 'Burstable';
+}
+
+/** The status an object starts with (most kinds ignore a status sent with a create). */
+function initialStatus(key: string, object: KubeObject): unknown {
+  switch (key) {
+    case '/pods':
+      return { phase: 'Pending', qosClass: qosClassOf(object) };
+    case namespaceKey:
+      return { phase: 'Active' };
+    case '/nodes':
+      return object.status;
+    case crdKey:
+      return crdStatus(object);
+    case 'apps/deployments':
+    case 'apps/replicasets':
+    case 'apps/daemonsets':
+      return {};
+    default:
+      return undefined;
+  }
+}
+
+function withStatus(object: KubeObject, status: unknown): KubeObject {
+  const result: KubeObject = { ...object };
+  if (status === undefined) delete result.status;
+  else result.status = status;
+  return result;
+}
+
+function finalizersOf(object: KubeObject): string[] {
+  return Array.isArray(object.metadata?.finalizers) ? (object.metadata.finalizers as string[]) : [];
+}
+
+/** Finalizers that hold a deleted object: its own, and a namespace's `spec.finalizers`. */
+function pendingFinalizers(key: string, object: KubeObject): string[] {
+  const spec = (object.spec ?? {}) as Json;
+  const specFinalizers =
+    key === namespaceKey && Array.isArray(spec.finalizers) ? (spec.finalizers as string[]) : [];
+  return [...finalizersOf(object), ...specFinalizers];
+}
+
+function withTypeMeta(object: KubeObject, type: ResourceType): KubeObject {
+  return { ...object, apiVersion: apiVersionOf(type), kind: type.kind };
+}
+
+export class ObjectWriter {
+  constructor(readonly store: KubeStore) {}
+
+  /** Admission of a create or update: defaults, pruning and validation, or 422 / 400. */
+  #admit(type: ResourceType, object: KubeObject, context: WriteContext): KubeObject {
+    const key = storageKeyOf(type);
+    const name = object.metadata?.name ?? '';
+    let admitted = object;
+    const errors: FieldError[] = [];
+    if (type.custom) {
+      const { pruned, unknownFields } = type.custom.schema.prune(object);
+      if (unknownFields.length > 0 && context.fieldValidation === 'Strict') {
+        throw new KubeStatusError(
+          'BadRequest',
+          400,
+          `${type.kind} in version "${type.version}" cannot be handled as a ${type.kind}: strict decoding error: ${unknownFields.map((field) => `unknown field "${field}"`).join(', ')}`,
+        );
+      }
+      if (context.fieldValidation !== 'Ignore') {
+        context.warnings?.push(...unknownFields.map((field) => `unknown field "${field}"`));
+      }
+      admitted = structuredClone(pruned);
+      errors.push(...type.custom.schema.defaultAndValidate(admitted));
+    } else {
+      admitted = key === crdKey ? defaultedCrd(object) : defaultedBuiltin(key, object);
+      errors.push(...(key === crdKey ? validateCrd(admitted) : validateBuiltin(key, admitted)));
+    }
+    errors.unshift(...validateMetadata(key, admitted));
+    if (errors.length > 0) throw invalid(type, name, errors);
+    return admitted;
+  }
+
+  #requireWritableNamespace(type: ResourceType, namespace: string, name: string): void {
+    if (!type.namespaced) return;
+    const found = this.store.get(namespaceKey, '', namespace);
+    if (!found) {
+      throw new KubeStatusError('NotFound', 404, `namespaces "${namespace}" not found`, {
+        name: namespace,
+        kind: 'namespaces',
+      });
+    }
+    if (found.metadata?.deletionTimestamp) {
+      throw new KubeStatusError(
+        'Forbidden',
+        403,
+        `${qualifiedResource(type)} "${name}" is forbidden: unable to create new content in namespace ${namespace} because it is being terminated`,
+        { name, group: type.group || undefined, kind: type.resource },
+      );
+    }
+  }
+
+  create(
+    type: ResourceType,
+    namespace: string,
+    object: KubeObject,
+    context: WriteContext = {},
+  ): KubeObject {
+    checkCreateBody(type, namespace, object);
+    const name = nameForCreate(type, object);
+    this.#requireWritableNamespace(type, namespace, name);
+    const key = storageKeyOf(type);
+    const metadata: Json = { ...object.metadata, name };
+    delete metadata.resourceVersion;
+    delete metadata.uid;
+    delete metadata.creationTimestamp;
+    delete metadata.deletionTimestamp;
+    delete metadata.generation;
+    if (type.namespaced) metadata.namespace = namespace;
+    else delete metadata.namespace;
+    const admitted = this.#admit(type, { ...object, metadata }, context);
+    const stored = type.subresources?.includes('status')
+      ? withStatus(admitted, type.custom ? undefined : initialStatus(key, admitted))
+      : admitted;
+    try {
+      return withTypeMeta(
+        this.store.create(key, namespace, name, this.#forStorage(stored, type)),
+        type,
+      );
+    } catch (error) {
+      throw storageError(error, type, name);
+    }
+  }
+
+  /** Stored custom resources carry their storage version; reads rewrite it (conversion None). */
+  #forStorage(object: KubeObject, type: ResourceType): KubeObject {
+    return type.custom
+      ? { ...object, apiVersion: apiVersionOf({ ...type, version: type.custom.storageVersion }) }
+      : withTypeMeta(object, type);
+  }
+
+  /**
+   * An update (PUT, or a patch already applied): `compute` gets the stored object and gives the
+   * next one. A changed `metadata.resourceVersion` is a precondition (409 Conflict when stale).
+   * On the main resource the status is kept; on `status` only the status changes.
+   */
+  update(
+    type: ResourceType,
+    namespace: string,
+    name: string,
+    compute: (current: KubeObject) => KubeObject,
+    options: { subresource?: string; context?: WriteContext } = {},
+  ): KubeObject {
+    const key = storageKeyOf(type);
+    const current = this.store.get(key, namespace, name);
+    if (!current) throw notFound(type, name);
+    const view = withTypeMeta(current, type);
+    const proposed = compute(view);
+    const expected = proposed.metadata?.resourceVersion;
+    if (
+      expected !== undefined &&
+      expected !== '' &&
+      expected !== current.metadata?.resourceVersion
+    ) {
+      throw storageError(new StorageConflict('Conflict', 'stale'), type, name);
+    }
+    const next = this.#nextVersion(type, view, proposed, options);
+    if (sameContent(next, view)) return view;
+    try {
+      if (next.metadata?.deletionTimestamp && pendingFinalizers(key, next).length === 0) {
+        return withTypeMeta(
+          this.store.delete(key, namespace, name, current.metadata?.resourceVersion),
+          type,
+        );
+      }
+      return withTypeMeta(
+        this.store.update(
+          key,
+          namespace,
+          name,
+          this.#forStorage(next, type),
+          current.metadata?.resourceVersion,
+        ),
+        type,
+      );
+    } catch (error) {
+      throw storageError(error, type, name);
+    }
+  }
+
+  #nextVersion(
+    type: ResourceType,
+    current: KubeObject,
+    proposed: KubeObject,
+    options: { subresource?: string; context?: WriteContext },
+  ): KubeObject {
+    const key = storageKeyOf(type);
+    if (options.subresource === 'status') return withStatus(current, proposed.status);
+    const hasStatus = type.subresources?.includes('status') ?? false;
+    const metadata = keptMetadata(type, current, proposed);
+    let next = this.#admit(
+      type,
+      withTypeMeta({ ...proposed, metadata }, type),
+      options.context ?? {},
+    );
+    if (hasStatus) next = withStatus(next, current.status);
+    // A namespace's finalizers change only through finalisation (`finalizeNamespace`).
+    if (key === namespaceKey) next = { ...next, spec: current.spec };
+    if (key === crdKey) next = withStatus(next, crdStatus(next, current));
+    if (specPart(next) !== specPart(current)) {
+      next = {
+        ...next,
+        metadata: { ...next.metadata, generation: (current.metadata?.generation ?? 1) + 1 },
+      };
+    }
+    return next;
+  }
+
+  /**
+   * A delete: preconditions, then either the object goes, or — when finalizers remain (its
+   * own, or the ones a propagation policy or a namespace or CRD adds) — it gets a
+   * `deletionTimestamp` and the finalisers finish the job. Returns what the response shows.
+   */
+  delete(
+    type: ResourceType,
+    namespace: string,
+    name: string,
+    options: DeleteOptions = {},
+  ): KubeObject {
+    const key = storageKeyOf(type);
+    const current = this.store.get(key, namespace, name);
+    if (!current) throw notFound(type, name);
+    this.#checkPreconditions(type, current, options);
+    const finalizers = finalizersOnDelete(key, current, options);
+    const version = current.metadata?.resourceVersion;
+    try {
+      if (finalizers.length === 0 && key !== namespaceKey) {
+        return withTypeMeta(this.store.delete(key, namespace, name, version), type);
+      }
+      if (
+        current.metadata?.deletionTimestamp &&
+        finalizers.length === finalizersOf(current).length
+      ) {
+        return withTypeMeta(current, type);
+      }
+      const marked = markedForDeletion(key, current, finalizers);
+      return withTypeMeta(this.store.update(key, namespace, name, marked, version), type);
+    } catch (error) {
+      throw storageError(error, type, name);
+    }
+  }
+
+  #checkPreconditions(type: ResourceType, current: KubeObject, options: DeleteOptions): void {
+    const { uid, resourceVersion } = options.preconditions ?? {};
+    const name = current.metadata?.name ?? '';
+    if (uid && uid !== current.metadata?.uid) {
+      throw new KubeStatusError(
+        'Conflict',
+        409,
+        `Operation cannot be fulfilled on ${qualifiedResource(type)} "${name}": Precondition failed: UID in precondition: ${uid}, UID in object meta: ${String(current.metadata?.uid)}`,
+      );
+    }
+    if (resourceVersion && resourceVersion !== current.metadata?.resourceVersion) {
+      throw new KubeStatusError(
+        'Conflict',
+        409,
+        `Operation cannot be fulfilled on ${qualifiedResource(type)} "${name}": Precondition failed: ResourceVersion in precondition: ${resourceVersion}, ResourceVersion in object meta: ${String(current.metadata?.resourceVersion)}`,
+      );
+    }
+  }
+
+  /**
+   * The namespace finaliser's last step (the `finalize` subresource): `kubernetes` leaves
+   * `spec.finalizers`, and the namespace goes when nothing else holds it.
+   */
+  finalizeNamespace(type: ResourceType, name: string): void {
+    const current = this.store.get(namespaceKey, '', name);
+    if (!current?.metadata?.deletionTimestamp) return;
+    const spec = (current.spec ?? {}) as Json;
+    const finalized: KubeObject = {
+      ...current,
+      spec: {
+        ...spec,
+        finalizers: ((spec.finalizers ?? []) as string[]).filter((value) => value !== 'kubernetes'),
+      },
+    };
+    try {
+      if (pendingFinalizers(namespaceKey, finalized).length === 0) {
+        this.store.delete(namespaceKey, '', name, current.metadata.resourceVersion);
+      } else {
+        this.store.update(namespaceKey, '', name, finalized, current.metadata.resourceVersion);
+      }
+    } catch (error) {
+      throw storageError(error, type, name);
+    }
+  }
+
+  /** Removes one finalizer (the finalisers' last step; the object goes when none remain). */
+  removeFinalizer(type: ResourceType, namespace: string, name: string, finalizer: string): void {
+    this.update(type, namespace, name, (current) => ({
+      ...current,
+      metadata: {
+        ...current.metadata,
+        finalizers: finalizersOf(current).filter((value) => value !== finalizer),
+      },
+    }));
+  }
+}
