@@ -3,17 +3,15 @@
  * requests: the everyday commands, watch, protobuf bodies from `kubectl create`, and Status
  * errors with Kubernetes' reasons and codes.
  */
-import { writeFileSync } from 'node:fs';
+import { appendFileSync, writeFileSync } from 'node:fs';
 import { request as httpsRequest } from 'node:https';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { KubeApiServer } from '../../src/servers/kube/kube-api-server.js';
 import { startKubeFixture, type CallOptions, type KubeFixture } from '../support/kube-fixture.js';
 import { waitFor } from '../support/wait-for.js';
 
 describe('the local Kubernetes API server', () => {
   let fixture: KubeFixture;
-  let server: KubeApiServer;
   let home = '';
   let token = '';
   let ca = '';
@@ -23,7 +21,7 @@ describe('the local Kubernetes API server', () => {
 
   beforeAll(async () => {
     fixture = await startKubeFixture();
-    ({ server, home, token, ca } = fixture);
+    ({ home, token, ca } = fixture);
   });
 
   afterAll(async () => {
@@ -113,6 +111,28 @@ describe('the local Kubernetes API server', () => {
     expect(missing.stderr).toContain('Error from server (NotFound): configmaps "demo" not found');
   });
 
+  it('authenticates the static tokens of the home: who each caller is', async () => {
+    await fixture.restart(() => {
+      appendFileSync(join(home, 'kube-tokens.csv'), 'jane-token,jane,u-2,"developers,qa"\n');
+    });
+    const admin = await kubectl(['auth', 'whoami', '-o', 'jsonpath={.status.userInfo}']);
+    expect(JSON.parse(admin.stdout)).toEqual({
+      username: 'admin',
+      uid: 'admin',
+      groups: ['system:masters', 'system:authenticated'],
+    });
+    const jane = await kubectl(['--token', 'jane-token', 'auth', 'whoami']);
+    expect(jane.stdout).toMatch(
+      /Username\s+jane\nUID\s+u-2\nGroups\s+\[developers qa system:authenticated\]/,
+    );
+    const stranger = await kubectl(['--token', 'nobody', 'auth', 'whoami']);
+    expect(stranger.stderr).toContain('Unauthorized');
+    expect(await call('GET', '/apis/authentication.k8s.io/v1/selfsubjectreviews')).toMatchObject({
+      status: 405,
+      body: { reason: 'MethodNotAllowed' },
+    });
+  });
+
   it('answers bad requests with Status objects', async () => {
     expect(await call('GET', '/api/v1/namespaces', { token: '' })).toMatchObject({
       status: 401,
@@ -190,7 +210,7 @@ describe('the local Kubernetes API server', () => {
     });
     const events = await new Promise<string>((resolve, reject) => {
       const request = httpsRequest(
-        `${server.url}/api/v1/namespaces/default/configmaps?watch=true&resourceVersion=${listed}&timeoutSeconds=1`,
+        `${fixture.server.url}/api/v1/namespaces/default/configmaps?watch=true&resourceVersion=${listed}&timeoutSeconds=1`,
         { ca, headers: { Authorization: `Bearer ${token}` } },
         (response) => {
           let text = '';

@@ -106,12 +106,48 @@ describe('custom resources', () => {
         '',
       ].join('\n'),
     );
+    const stored = await fixture.call(
+      'GET',
+      '/apis/vpcresources.k8s.aws/v1beta1/namespaces/sg-per-pod/securitygrouppolicies/allow-rds-access',
+    );
+    const event = (name: string, involvedName: string, uid: unknown) => ({
+      metadata: { name },
+      involvedObject: {
+        apiVersion: 'vpcresources.k8s.aws/v1beta1',
+        kind: 'SecurityGroupPolicy',
+        name: involvedName,
+        namespace: 'sg-per-pod',
+        uid,
+      },
+      type: 'Normal',
+      reason: 'Matched',
+      message: `policy ${name} matched a pod`,
+      source: { component: 'sgpods-controller' },
+      firstTimestamp: new Date().toISOString().replace(/\.\d{3}Z$/, 'Z'),
+      lastTimestamp: new Date().toISOString().replace(/\.\d{3}Z$/, 'Z'),
+      count: 1,
+    });
+    const uid = (stored.body.metadata as { uid: string }).uid;
+    for (const body of [
+      event('mine', 'allow-rds-access', uid),
+      event('other', 'someone-else', 'x'),
+    ]) {
+      await fixture.call('POST', '/api/v1/namespaces/sg-per-pod/events', {
+        body: JSON.stringify(body),
+      });
+    }
     const described = await kubectl(['-n', 'sg-per-pod', 'describe', 'securitygrouppolicy']);
+    expect(described.stdout).toMatch(
+      /Normal\s+Matched\s+\d+s\s+sgpods-controller\s+policy mine matched a pod/,
+    );
+    expect(described.stdout).not.toContain('policy other');
+    expect((await kubectl(['-n', 'sg-per-pod', 'get', 'events'])).stdout).toMatch(
+      /^LAST SEEN\s+TYPE\s+REASON\s+OBJECT\s+MESSAGE\n/,
+    );
     expect(described.stdout).toMatch(/Name:\s+allow-rds-access/);
     expect(described.stdout).toMatch(
       /Group Ids:\n\s+sg-0123456789abcdef0\n\s+sg-0fedcba9876543210/,
     );
-    expect(described.stdout).toContain('Events:  <none>');
     const generation = await kubectl([
       '-n',
       'sg-per-pod',

@@ -35,7 +35,10 @@ export interface CallOptions {
 
 export interface KubeFixture {
   readonly home: string;
+  /** The running server (a new one after `restart`). */
   readonly server: KubeApiServer;
+  /** Stops the server, runs `meanwhile` (e.g. edits the storage), starts it on the same port. */
+  restart(meanwhile?: () => void): Promise<void>;
   readonly token: string;
   readonly ca: string;
   kubectl(args: readonly string[], stdin?: string): Promise<CommandResult>;
@@ -49,7 +52,7 @@ export async function startKubeFixture(
   options: Omit<KubeApiServerOptions, 'home'> = {},
 ): Promise<KubeFixture> {
   const home = mkdtempSync(join(tmpdir(), 'sgpods-kube-'));
-  const server = await startKubeApiServer({ home, ...options });
+  let server = await startKubeApiServer({ home, ...options });
   const ca = readFileSync(join(home, 'pki', 'ca.crt'), 'utf8');
   const token = readFileSync(join(home, 'kube-tokens.csv'), 'utf8').split(',')[0] ?? '';
   const env = {
@@ -80,11 +83,16 @@ export async function startKubeFixture(
         {
           method,
           ca,
+          agent: false,
           headers: {
             ...(callOptions.token !== ''
               ? { Authorization: `Bearer ${callOptions.token ?? token}` }
               : {}),
             'Content-Type': callOptions.contentType ?? 'application/json',
+            // Node sends a DELETE body unframed unless its length is given.
+            ...(callOptions.body !== undefined
+              ? { 'Content-Length': Buffer.byteLength(callOptions.body) }
+              : {}),
             ...(callOptions.accept ? { Accept: callOptions.accept } : {}),
           },
         },
@@ -108,7 +116,15 @@ export async function startKubeFixture(
     });
   return {
     home,
-    server,
+    get server() {
+      return server;
+    },
+    restart: async (meanwhile) => {
+      const port = server.port;
+      await server.close();
+      meanwhile?.();
+      server = await startKubeApiServer({ home, ...options, port });
+    },
     token,
     ca,
     kubectl,

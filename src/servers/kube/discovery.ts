@@ -38,7 +38,7 @@ export function discoveryDocument(registry: ResourceRegistry, path: string): unk
         singularName: type.singular,
         namespaced: type.namespaced,
         kind: type.kind,
-        verbs: [...standardVerbs],
+        verbs: [...(type.verbs ?? standardVerbs)],
         ...(type.shortNames ? { shortNames: type.shortNames } : {}),
         ...(type.categories ? { categories: type.categories } : {}),
       },

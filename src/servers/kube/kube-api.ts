@@ -253,6 +253,10 @@ export class KubeApi {
     context: { user: UserInfo; warnings: string[] },
   ): Promise<Answer> {
     const method = request.method ?? 'GET';
+    if (target.type.kind === 'SelfSubjectReview') {
+      if (method !== 'POST' || target.name) throw methodNotAllowed();
+      return { status: 201, body: selfSubjectReview(context.user) };
+    }
     const write: WriteContext = { ...context, fieldValidation: fieldValidationOf(query) };
     if (!target.name) {
       switch (method) {
@@ -485,6 +489,16 @@ export class KubeApi {
     request.on('close', stop);
     response.on('close', stop);
   }
+}
+
+/** Who the caller is, as authentication saw it (`kubectl auth whoami`). */
+function selfSubjectReview(user: UserInfo): unknown {
+  return {
+    apiVersion: 'authentication.k8s.io/v1',
+    kind: 'SelfSubjectReview',
+    metadata: { creationTimestamp: new Date().toISOString().replace(/\.\d{3}Z$/, 'Z') },
+    status: { userInfo: { username: user.username, uid: user.uid, groups: [...user.groups] } },
+  };
 }
 
 /** The request target as a URL (a target like `//x` is a path here, not a host). */

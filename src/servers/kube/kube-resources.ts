@@ -38,6 +38,8 @@ export interface ResourceType {
   readonly shortNames?: readonly string[];
   readonly categories?: readonly string[];
   readonly subresources?: readonly string[];
+  /** Verbs, when not the standard set (a review that is only ever created, never stored). */
+  readonly verbs?: readonly string[];
   readonly custom?: CustomResourceTraits;
 }
 
@@ -168,6 +170,15 @@ export const builtinResources: readonly ResourceType[] = [
     singular: 'lease',
     kind: 'Lease',
     namespaced: true,
+  },
+  {
+    group: 'authentication.k8s.io',
+    version: 'v1',
+    resource: 'selfsubjectreviews',
+    singular: '',
+    kind: 'SelfSubjectReview',
+    namespaced: false,
+    verbs: ['create'],
   },
   {
     group: 'apiextensions.k8s.io',
