@@ -8,6 +8,7 @@ import { cloudBenchmark } from './cloud.bench.js';
 import { dataplaneBenchmark } from './dataplane.bench.js';
 import { evaluatorBenchmark } from './evaluator.bench.js';
 import { instancesBenchmark } from './instances.bench.js';
+import { kubeBenchmark } from './kube.bench.js';
 import { rdsBenchmark } from './rds.bench.js';
 
 export interface Benchmark {
@@ -21,6 +22,7 @@ const benchmarks: readonly Benchmark[] = [
   cloudBenchmark,
   instancesBenchmark,
   rdsBenchmark,
+  kubeBenchmark,
 ];
 
 async function main(names: readonly string[]): Promise<number> {

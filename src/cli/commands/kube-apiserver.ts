@@ -4,7 +4,12 @@
  */
 import { readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { writePidFile } from '../../adapters/process/pid-file.js';
+import {
+  isRunning,
+  readPidFile,
+  runDirectory,
+  writePidFile,
+} from '../../adapters/process/pid-file.js';
 import { bundledCrdDirectory, startKubeApiServer } from '../../servers/kube/kube-api-server.js';
 import { exitCodes, type ExitCode } from '../exit-codes.js';
 
@@ -23,6 +28,14 @@ export async function runKubeApiServer(options: {
   port?: number;
   crds?: string | boolean;
 }): Promise<ExitCode> {
+  // One writer per storage file: the in-memory copy of it assumes no one else writes.
+  const running = readPidFile(join(runDirectory(options.home), 'kube-apiserver.pid'));
+  if (running && isRunning(running)) {
+    process.stderr.write(
+      `kube-apiserver: already running for this home (pid ${running.pid}); stop it with sgpods down\n`,
+    );
+    return exitCodes.badInput;
+  }
   const server = await startKubeApiServer({
     home: options.home,
     crdManifests: crdManifests(options.crds),

@@ -4,6 +4,10 @@
  * that watches replay from any resourceVersion still retained (older ones are `Expired`, 410).
  * Each write is one transaction; listeners hear of it only after its commit, so a watcher never
  * sees a change that a crash could take back.
+ *
+ * Reads come from an in-memory copy of each resource (the apiserver's watch cache), filled from
+ * the file on first use and updated after each commit; its objects are frozen, so a caller that
+ * would change one must copy it. One process owns a file (the server's pid file says which).
  */
 import { randomUUID } from 'node:crypto';
 import Database from 'better-sqlite3';
@@ -64,6 +68,22 @@ const schema = `
 
 type Raw = Record<string, unknown>;
 
+function deepFreeze<T>(value: T): T {
+  if (typeof value === 'object' && value !== null && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const child of Object.values(value)) deepFreeze(child);
+  }
+  return value;
+}
+
+const objectKey = (namespace: string, name: string) => `${namespace}\u0000${name}`;
+
+/** One resource's committed objects, and their (namespace, name) order once asked for. */
+interface CachedResource {
+  readonly objects: Map<string, KubeObject>;
+  sorted?: KubeObject[];
+}
+
 function withVersion(object: KubeObject, resourceVersion: number): KubeObject {
   return {
     ...object,
@@ -81,6 +101,7 @@ export class KubeStore {
   readonly #statements;
   readonly #listeners = new Set<(change: Change) => void>();
   readonly #historySize: number;
+  readonly #cache = new Map<ResourceKey, CachedResource>();
 
   private constructor(database: Database.Database, options: KubeStoreOptions) {
     this.#database = database;
@@ -93,7 +114,6 @@ export class KubeStore {
       ),
       get: prepare('SELECT * FROM objects WHERE resource = ? AND namespace = ? AND name = ?'),
       listAll: prepare('SELECT * FROM objects WHERE resource = ? ORDER BY namespace, name'),
-      listIn: prepare('SELECT * FROM objects WHERE resource = ? AND namespace = ? ORDER BY name'),
       put: prepare(
         `INSERT INTO objects (resource, namespace, name, resource_version, object)
          VALUES (?, ?, ?, ?, ?)
@@ -142,27 +162,44 @@ export class KubeStore {
     return this.#meta('compactedThrough');
   }
 
-  get(resource: ResourceKey, namespace: string, name: string): KubeObject | undefined {
-    const row = this.#statements.get.get(resource, namespace, name) as Raw | undefined;
-    return row ? (JSON.parse(String(row.object)) as KubeObject) : undefined;
+  #cached(resource: ResourceKey): CachedResource {
+    let cached = this.#cache.get(resource);
+    if (!cached) {
+      const objects = new Map<string, KubeObject>();
+      for (const row of this.#statements.listAll.all(resource) as Raw[]) {
+        objects.set(
+          objectKey(String(row.namespace), String(row.name)),
+          deepFreeze(JSON.parse(String(row.object)) as KubeObject),
+        );
+      }
+      cached = { objects };
+      this.#cache.set(resource, cached);
+    }
+    return cached;
   }
 
-  /** Objects of a resource (in one namespace, or all), with the resourceVersion they were read at. */
+  /** The stored object (frozen), or undefined. */
+  get(resource: ResourceKey, namespace: string, name: string): KubeObject | undefined {
+    return this.#cached(resource).objects.get(objectKey(namespace, name));
+  }
+
+  /**
+   * Objects of a resource (in one namespace, or all; frozen, in namespace and name order), with
+   * the resourceVersion they were read at.
+   */
   list(
     resource: ResourceKey,
     namespace?: string,
   ): { items: KubeObject[]; resourceVersion: number } {
-    return this.#database.transaction(() => {
-      const rows = (
-        namespace === undefined
-          ? this.#statements.listAll.all(resource)
-          : this.#statements.listIn.all(resource, namespace)
-      ) as Raw[];
-      return {
-        items: rows.map((row) => JSON.parse(String(row.object)) as KubeObject),
-        resourceVersion: this.currentResourceVersion(),
-      };
-    })();
+    const cached = this.#cached(resource);
+    cached.sorted ??= [...cached.objects.entries()]
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+      .map(([, object]) => object);
+    const items =
+      namespace === undefined
+        ? cached.sorted
+        : cached.sorted.filter((object) => (object.metadata?.namespace ?? '') === namespace);
+    return { items: [...items], resourceVersion: this.currentResourceVersion() };
   }
 
   /** The resources that have objects in a namespace. */
@@ -210,6 +247,22 @@ export class KubeStore {
 
   #commit(work: () => Change): KubeObject {
     const change = this.#database.transaction(work)();
+    deepFreeze(change);
+    const cached = this.#cache.get(change.resource);
+    if (cached) {
+      const key = objectKey(change.namespace, change.name);
+      if (change.type === 'DELETED') cached.objects.delete(key);
+      else cached.objects.set(key, change.object);
+      if (change.type !== 'MODIFIED') delete cached.sorted;
+      else if (cached.sorted) {
+        const index = cached.sorted.findIndex(
+          (object) =>
+            object.metadata?.name === change.name &&
+            (object.metadata.namespace ?? '') === change.namespace,
+        );
+        if (index >= 0) cached.sorted[index] = change.object;
+      }
+    }
     for (const listener of this.#listeners) listener(change);
     return change.object;
   }
