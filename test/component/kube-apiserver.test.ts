@@ -154,6 +154,31 @@ describe('the local Kubernetes API server', () => {
     expect(
       await call('POST', '/api/v1/namespaces/default/configmaps', { body: '{"metadata":{}}' }),
     ).toMatchObject({ status: 422, body: { reason: 'Invalid' } });
+    const yaml = (body: string) =>
+      call('POST', '/api/v1/namespaces/default/configmaps', {
+        body,
+        contentType: 'application/yaml',
+      });
+    expect(await yaml('metadata: {name: from-yaml}\ndata: {a: "1"}\n')).toMatchObject({
+      status: 201,
+      body: { kind: 'ConfigMap', data: { a: '1' } },
+    });
+    expect(await yaml('metadata: [unclosed\n')).toMatchObject({
+      status: 400,
+      body: { reason: 'BadRequest' },
+    });
+    expect(await yaml('- a list\n')).toMatchObject({ status: 400, body: { reason: 'BadRequest' } });
+    expect(
+      await call('POST', '/apis/example.com/v1/namespaces/default/widgets', { body: '{}' }),
+    ).toMatchObject({ status: 404, body: { reason: 'NotFound' } });
+    expect(
+      await call('POST', '/api/v1/namespaces/default/configmaps', {
+        body: '{"kind":"Secret","metadata":{"name":"kind-mismatch"}}',
+      }),
+    ).toMatchObject({ status: 400, body: { reason: 'BadRequest' } });
+    expect(
+      await call('GET', '/api/v1/namespaces/default/configmaps?watch=1&resourceVersion=abc'),
+    ).toMatchObject({ status: 400, body: { reason: 'BadRequest' } });
     expect(
       await call('POST', '/api/v1/namespaces/nope/configmaps', {
         body: '{"metadata":{"name":"x"}}',

@@ -31,6 +31,39 @@ describe('request decoding under random input', () => {
     );
   });
 
+  it('decodes random objects inside a well-formed envelope of every protobuf kind', () => {
+    const field = (number: number, bytes: Buffer) => {
+      const length: number[] = [];
+      let rest = bytes.length;
+      do {
+        length.push((rest & 0x7f) | (rest > 0x7f ? 0x80 : 0));
+        rest >>= 7;
+      } while (rest > 0);
+      return Buffer.concat([Buffer.from([(number << 3) | 2, ...length]), bytes]);
+    };
+    const kinds = ['Namespace', 'Secret', 'ConfigMap', 'Deployment'];
+    fc.assert(
+      fc.property(fc.constantFrom(...kinds), fc.uint8Array({ maxLength: 300 }), (kind, raw) => {
+        const typeMeta = Buffer.concat([
+          field(1, Buffer.from(kind === 'Deployment' ? 'apps/v1' : 'v1')),
+          field(2, Buffer.from(kind)),
+        ]);
+        const body = Buffer.concat([
+          Buffer.from('k8s\0', 'binary'),
+          field(1, typeMeta),
+          field(2, Buffer.from(raw)),
+        ]);
+        try {
+          expect(decodeProtobufBody(body).kind).toBe(kind);
+        } catch (error) {
+          expect(error).toBeInstanceOf(KubeStatusError);
+          expect((error as KubeStatusError).httpStatus).toBe(400);
+        }
+      }),
+      { numRuns: 3000 },
+    );
+  });
+
   let home: string;
   let server: KubeApiServer;
   let token = '';
