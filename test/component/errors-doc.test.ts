@@ -62,12 +62,31 @@ describe('docs/errors.md', () => {
   it('documents every AWS code the source raises, and no other', () => {
     const section = doc.slice(
       doc.indexOf('## EC2 codes produced by the core'),
-      doc.indexOf('## Exit codes'),
+      doc.indexOf('## Kubernetes API server'),
     );
     const documented = new Set(
       [...section.matchAll(/^\|\s*`([A-Za-z.]+)`\s*\|/gm)].map((match) => match[1]),
     );
     const raised = awsCodesInSource();
+    expect(raised.size).toBeGreaterThan(5);
+    expect([...documented].sort()).toEqual([...raised].sort());
+  });
+
+  it('documents every Kubernetes Status reason the API server answers with, and no other', () => {
+    const section = doc.slice(
+      doc.indexOf('## Kubernetes API server'),
+      doc.indexOf('## Exit codes'),
+    );
+    const documented = new Set(
+      [...section.matchAll(/^\|\s*`([A-Za-z]+)`\s*\|/gm)].map((match) => match[1]),
+    );
+    const raised = new Set<string>();
+    for (const file of sourceFiles(join(repoRoot, 'src'))) {
+      const text = readFileSync(file, 'utf8');
+      for (const match of text.matchAll(/new KubeStatusError\(\s*'([A-Za-z]+)'/g)) {
+        if (match[1]) raised.add(match[1]);
+      }
+    }
     expect(raised.size).toBeGreaterThan(5);
     expect([...documented].sort()).toEqual([...raised].sort());
   });
