@@ -320,6 +320,7 @@ export class KubeApi {
         const apply = patchFunctionOf(
           mediaTypeOf(request),
           (await readBody(request)).toString('utf8'),
+          storageKeyOf(type),
         );
         const options = { context, ...(subresource ? { subresource } : {}) };
         return { status: 200, body: this.writer.update(type, namespace, name, apply, options) };

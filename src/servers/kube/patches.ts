@@ -1,10 +1,16 @@
 /**
  * PATCH bodies by content type: JSON merge patch (RFC 7386, what kubectl sends to custom
- * resources) and JSON patch (RFC 6902, fast-json-patch). Strategic merge patch is issue 8.
+ * resources), JSON patch (RFC 6902, fast-json-patch) and strategic merge patch (what kubectl
+ * sends to built-ins; strategic-merge-patch.ts), which custom resources refuse with 415.
  */
 import jsonPatch from 'fast-json-patch';
 import { KubeStatusError } from '../../core/errors.js';
 import { parseJsonObject } from './request-body.js';
+import {
+  strategicMergePatch,
+  StrategicMergeError,
+  supportsStrategicMerge,
+} from './strategic-merge-patch.js';
 import type { KubeObject } from './storage/kube-store.js';
 
 /** RFC 7386: objects merge, null deletes, everything else replaces. */
@@ -50,19 +56,48 @@ function jsonPatchFunction(body: string): (current: KubeObject) => KubeObject {
   };
 }
 
+const acceptedPatchTypes =
+  'application/json-patch+json, application/merge-patch+json, application/strategic-merge-patch+json';
+
+function strategicPatchFunction(
+  storageKey: string,
+  body: string,
+): (current: KubeObject) => KubeObject {
+  if (!supportsStrategicMerge(storageKey)) {
+    throw new KubeStatusError(
+      'UnsupportedMediaType',
+      415,
+      'the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json',
+    );
+  }
+  const patch = parseJsonObject(body);
+  return (current) => {
+    try {
+      return strategicMergePatch(storageKey, current, patch);
+    } catch (error) {
+      if (!(error instanceof StrategicMergeError)) throw error;
+      throw new KubeStatusError('BadRequest', 400, error.message);
+    }
+  };
+}
+
 /** The change a PATCH body describes, by its content type; other types are 415. */
 export function patchFunctionOf(
   contentType: string,
   body: string,
+  storageKey: string,
 ): (current: KubeObject) => KubeObject {
   if (contentType === 'application/merge-patch+json') {
     const patch = parseJsonObject(body);
     return (current) => mergePatch(current, patch) as KubeObject;
   }
   if (contentType === 'application/json-patch+json') return jsonPatchFunction(body);
+  if (contentType === 'application/strategic-merge-patch+json') {
+    return strategicPatchFunction(storageKey, body);
+  }
   throw new KubeStatusError(
     'UnsupportedMediaType',
     415,
-    `the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json`,
+    `the body of the request was in an unknown format - accepted media types include: ${acceptedPatchTypes}`,
   );
 }
