@@ -210,10 +210,15 @@ describe('the local Kubernetes API server', () => {
       body: { reason: 'BadRequest' },
     });
     const smp = await call('PATCH', '/api/v1/namespaces/default/configmaps/x', {
-      body: '{}',
+      body: '{"data":{"b":"2"}}',
       contentType: 'application/strategic-merge-patch+json',
     });
-    expect(smp).toMatchObject({ status: 415, body: { reason: 'UnsupportedMediaType' } });
+    expect(smp).toMatchObject({ status: 200, body: { data: { a: '3', b: '2' } } });
+    const unknownPatch = await call('PATCH', '/api/v1/namespaces/default/configmaps/x', {
+      body: '{}',
+      contentType: 'application/x-unknown-patch',
+    });
+    expect(unknownPatch).toMatchObject({ status: 415, body: { reason: 'UnsupportedMediaType' } });
     const big = await call('POST', '/api/v1/namespaces/default/configmaps', {
       body: `{"pad":"${'x'.repeat(4 * 1024 * 1024)}"}`,
     }).catch(() => ({ status: 413, body: {} }));

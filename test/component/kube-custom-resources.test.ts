@@ -271,6 +271,11 @@ describe('custom resources', () => {
     expect(warned.status).toBe(201);
     expect(warned.headers.warning).toBe('299 - "unknown field \\"spec.podSelectr\\""');
     expect(warned.body.spec).toEqual({ securityGroups: { groupIds: ['sg-1'] } });
+    const strategic = await fixture.call('PATCH', `${path}/typo`, {
+      body: '{"spec":{"securityGroups":{"groupIds":["sg-2"]}}}',
+      contentType: 'application/strategic-merge-patch+json',
+    });
+    expect(strategic).toMatchObject({ status: 415, body: { reason: 'UnsupportedMediaType' } });
   });
 
   it('serves a new CRD: discovery, defaults, columns, status, versions, and deletion', async () => {

@@ -1,7 +1,8 @@
 /**
  * Static token authentication, as `--token-auth-file`: `token,user,uid,"group1,group2"` lines
  * in `<home>/kube-tokens.csv`; the first line is the admin (system:masters), made on first start.
- * The user a token names reaches admission as `userInfo`; anything else is 401.
+ * (ServiceAccount tokens: service-account-tokens.ts.) The user a token names reaches admission
+ * as `userInfo`; anything else is 401.
  */
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
@@ -40,20 +41,26 @@ export function ensureTokens(home: string): { path: string; adminToken: string }
   return { path, adminToken: first.split(',')[0] ?? '' };
 }
 
-export function authenticate(
-  request: IncomingMessage,
+/** The bearer token of a request, if any. */
+export function bearerTokenOf(request: IncomingMessage): string | undefined {
+  return /^Bearer\s+(\S+)$/i.exec(request.headers.authorization ?? '')?.[1];
+}
+
+/** The user a static token names (compared in constant time), if any. */
+export function staticTokenUser(
+  token: string,
   tokens: ReadonlyMap<string, UserInfo>,
-): UserInfo {
-  const header = request.headers.authorization ?? '';
-  const token = /^Bearer\s+(\S+)$/i.exec(header)?.[1];
-  if (token) {
-    const presented = Buffer.from(token);
-    for (const [known, user] of tokens) {
-      const expected = Buffer.from(known);
-      if (expected.length === presented.length && timingSafeEqual(expected, presented)) {
-        return user;
-      }
+): UserInfo | undefined {
+  const presented = Buffer.from(token);
+  for (const [known, user] of tokens) {
+    const expected = Buffer.from(known);
+    if (expected.length === presented.length && timingSafeEqual(expected, presented)) {
+      return user;
     }
   }
-  throw new KubeStatusError('Unauthorized', 401, 'Unauthorized');
+  return undefined;
+}
+
+export function unauthorized(): KubeStatusError {
+  return new KubeStatusError('Unauthorized', 401, 'Unauthorized');
 }

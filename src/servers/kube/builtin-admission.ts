@@ -225,10 +225,23 @@ const validators: Readonly<Record<string, (object: KubeObject) => FieldError[]>>
   'apps/daemonsets': validateWorkload,
 };
 
-/** ObjectMeta: the name's format (a DNS label for namespaces) and the labels. */
+/** apimachinery `IsValidPathSegmentName`: RBAC names (`system:basic-user`) only avoid these. */
+function pathSegmentProblems(name: string): string[] {
+  if (name === '.' || name === '..') return [`may not be '${name}'`];
+  const bad = ['/', '%'].find((character) => name.includes(character));
+  return bad ? [`may not contain '${bad}'`] : [];
+}
+
+function nameProblems(key: string, name: string): string[] {
+  if (key === '/namespaces') return dnsLabelProblems(name);
+  if (key.startsWith('rbac.authorization.k8s.io/')) return pathSegmentProblems(name);
+  return subdomainProblems(name);
+}
+
+/** ObjectMeta: the name's format (per kind) and the labels. */
 export function validateMetadata(key: string, object: KubeObject): FieldError[] {
   const name = object.metadata?.name ?? '';
-  const problems = key === '/namespaces' ? dnsLabelProblems(name) : subdomainProblems(name);
+  const problems = nameProblems(key, name);
   return [
     ...problems.map((problem) => invalidValue('metadata.name', name, problem)),
     ...validateLabels(

@@ -5,6 +5,12 @@
  */
 import { apiVersionOf, standardVerbs, type ResourceRegistry } from './kube-resources.js';
 
+/** Subresources whose kind is not their parent's. */
+const subresourceKinds: Readonly<Record<string, Record<string, unknown>>> = {
+  scale: { group: 'autoscaling', version: 'v1', kind: 'Scale', verbs: ['get', 'patch', 'update'] },
+  token: { group: 'authentication.k8s.io', version: 'v1', kind: 'TokenRequest', verbs: ['create'] },
+};
+
 export function discoveryDocument(registry: ResourceRegistry, path: string): unknown {
   if (path === '/api') {
     return { kind: 'APIVersions', versions: ['v1'], serverAddressByClientCIDRs: [] };
@@ -46,8 +52,10 @@ export function discoveryDocument(registry: ResourceRegistry, path: string): unk
         name: `${type.resource}/${subresource}`,
         singularName: '',
         namespaced: type.namespaced,
-        kind: type.kind,
-        verbs: ['get', 'patch', 'update'],
+        ...(subresourceKinds[subresource] ?? {
+          kind: type.kind,
+          verbs: ['get', 'patch', 'update'],
+        }),
       })),
     ]),
   };

@@ -12,9 +12,11 @@ import { fileURLToPath } from 'node:url';
 import { parseAllDocuments } from 'yaml';
 import { ensureServingCertificates } from '../../adapters/tls/certificates.js';
 import { KubeStatusError } from '../../core/errors.js';
+import { AccessControl } from './access-control.js';
 import { ensureTokens, readTokens } from './authentication.js';
 import { KubeApi, sendJson } from './kube-api.js';
 import { ServerControllers } from './server-controllers.js';
+import { ServiceAccountTokens } from './service-account-tokens.js';
 import { statusBody } from './status-errors.js';
 import { KubeStore, type KubeObject } from './storage/kube-store.js';
 
@@ -106,11 +108,14 @@ export async function startKubeApiServer(options: KubeApiServerOptions): Promise
     ...(options.historySize !== undefined ? { historySize: options.historySize } : {}),
   });
   const reportError = options.onInternalError ?? (() => undefined);
-  const api = new KubeApi(store, readTokens(tokens.path), {
+  const serviceAccountTokens = new ServiceAccountTokens(join(home, 'pki', 'service-account.key'));
+  const access = new AccessControl(store, readTokens(tokens.path), serviceAccountTokens);
+  const api = new KubeApi(store, access, serviceAccountTokens, {
     ...(options.bookmarkIntervalMs !== undefined
       ? { bookmarkIntervalMs: options.bookmarkIntervalMs }
       : {}),
   });
+  api.ensureBootstrapPolicy();
   api.ensureInitialNamespaces();
   installCrds(api, options.crdManifests ?? []);
   const controllers = new ServerControllers(store, api.registry, api.writer, reportError);

@@ -6,7 +6,9 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { KubeStatusError } from '../../core/errors.js';
-import { authenticate, type UserInfo } from './authentication.js';
+import type { AccessControl } from './access-control.js';
+import type { UserInfo } from './authentication.js';
+import { bootstrapPolicy, rbacGroup, type RequestAttributes } from './authorization.js';
 import { resourceTypesOf, validateCrd } from './custom-resources.js';
 import { discoveryDocument } from './discovery.js';
 import { openApiDocument } from './open-api.js';
@@ -18,6 +20,7 @@ import {
 } from './kube-resources.js';
 import {
   crdKey,
+  now,
   ObjectWriter,
   type DeleteOptions,
   type FieldValidation,
@@ -27,8 +30,9 @@ import { patchFunctionOf } from './patches.js';
 import { bodyObject, deleteOptionsOf, mediaTypeOf, readBody } from './request-body.js';
 import { fieldMatcher, labelMatcher } from './selectors.js';
 import { methodNotAllowed, notFound, resourceNotFound, statusBody } from './status-errors.js';
+import type { ServiceAccountTokens } from './service-account-tokens.js';
 import type { Change, KubeObject, KubeStore } from './storage/kube-store.js';
-import { tableOf, wantsTable, type IncludeObject } from './tables.js';
+import { selectorText, tableOf, wantsTable, type IncludeObject } from './tables.js';
 
 /** The Kubernetes version served: kubectl's dispatcher runs the matching kubectl (1.32). */
 export const servedVersion = { major: '1', minor: '32', gitVersion: 'v1.32.0' } as const;
@@ -82,6 +86,18 @@ function fieldValidationOf(query: URLSearchParams): FieldValidation {
   );
 }
 
+/** `dryRun=All` (the only value Kubernetes accepts), or none. */
+function dryRunOf(query: URLSearchParams): boolean {
+  const values = query.getAll('dryRun');
+  if (values.length === 0) return false;
+  if (values.every((value) => value === 'All')) return true;
+  throw new KubeStatusError(
+    'BadRequest',
+    400,
+    `dryRun: Unsupported value: ${JSON.stringify(values.find((value) => value !== 'All'))}: supported values: "All"`,
+  );
+}
+
 function includeObjectOf(query: URLSearchParams): IncludeObject {
   const value = query.get('includeObject');
   return value === 'None' || value === 'Object' ? value : 'Metadata';
@@ -100,7 +116,9 @@ function deleteOptionsFrom(body: Record<string, unknown>, query: URLSearchParams
     );
   }
   const orphan = body.orphanDependents === true ? 'Orphan' : undefined;
+  const dryRun = Array.isArray(body.dryRun) ? body.dryRun.includes('All') : dryRunOf(query);
   return {
+    ...(dryRun ? { dryRun } : {}),
     ...((policy ?? orphan) ? { propagationPolicy: (policy ?? orphan) as 'Background' } : {}),
     ...(body.preconditions ? { preconditions: body.preconditions } : {}),
   };
@@ -115,7 +133,8 @@ export class KubeApi {
 
   constructor(
     readonly store: KubeStore,
-    private readonly tokens: ReadonlyMap<string, UserInfo>,
+    readonly access: AccessControl,
+    private readonly serviceAccountTokens: ServiceAccountTokens,
     options: KubeApiOptions = {},
   ) {
     this.writer = new ObjectWriter(store);
@@ -138,6 +157,17 @@ export class KubeApi {
   endWatches(): void {
     for (const response of this.#watches) response.end();
     this.#watches.clear();
+  }
+
+  /** The RBAC roles and bindings every cluster starts with (kept when already there). */
+  ensureBootstrapPolicy(): void {
+    for (const { resource, object } of bootstrapPolicy) {
+      const type = this.registry.find(rbacGroup, 'v1', resource);
+      const name = object.metadata?.name ?? '';
+      if (type && !this.store.get(`${rbacGroup}/${resource}`, '', name)) {
+        this.writer.create(type, '', object);
+      }
+    }
   }
 
   /** The namespaces every cluster has. */
@@ -183,9 +213,10 @@ export class KubeApi {
       response.end('ok');
       return;
     }
-    const user = authenticate(request, this.tokens);
+    const user = await this.access.authenticate(request);
     const document = openApiDocument(this.registry, path) ?? discoveryDocument(this.registry, path);
     if (document !== undefined) {
+      this.access.authorizer.require(user, { kind: 'nonResource', verb: 'get', path });
       sendJson(response, 200, document);
       return;
     }
@@ -193,6 +224,7 @@ export class KubeApi {
     if (!target) throw resourceNotFound();
     const query = url.searchParams;
     const watch = ['true', '1'].includes(query.get('watch') ?? '');
+    this.access.authorizer.require(user, attributesOf(target, request.method ?? 'GET', watch));
     if (request.method === 'GET' && watch && !target.subresource) {
       this.#watch(target, query, request, response);
       return;
@@ -257,7 +289,21 @@ export class KubeApi {
       if (method !== 'POST' || target.name) throw methodNotAllowed();
       return { status: 201, body: selfSubjectReview(context.user) };
     }
-    const write: WriteContext = { ...context, fieldValidation: fieldValidationOf(query) };
+    if (target.type.kind === 'SelfSubjectAccessReview') {
+      if (method !== 'POST' || target.name) throw methodNotAllowed();
+      const review = await bodyObject(request);
+      return { status: 201, body: this.#accessReview(review, context.user) };
+    }
+    if (target.subresource === 'token' && target.name) {
+      if (method !== 'POST') throw methodNotAllowed();
+      const body = await bodyObject(request);
+      return { status: 201, body: await this.#tokenRequest(target, target.name, body) };
+    }
+    const write: WriteContext = {
+      ...context,
+      fieldValidation: fieldValidationOf(query),
+      dryRun: dryRunOf(query),
+    };
     if (!target.name) {
       switch (method) {
         case 'GET':
@@ -289,6 +335,7 @@ export class KubeApi {
     context: WriteContext,
   ): Promise<Answer> {
     const { type, namespace, subresource } = target;
+    if (subresource === 'scale') return this.#serveScale(target, name, request, context);
     switch (request.method ?? 'GET') {
       case 'GET': {
         const object = this.store.get(storageKeyOf(type), namespace, name);
@@ -333,6 +380,121 @@ export class KubeApi {
       default:
         throw methodNotAllowed();
     }
+  }
+
+  /** SelfSubjectAccessReview (`kubectl auth can-i`): RBAC's answer for the caller. */
+  #accessReview(review: KubeObject, user: UserInfo): KubeObject {
+    const spec = (review.spec ?? {}) as {
+      resourceAttributes?: Record<string, string | undefined>;
+      nonResourceAttributes?: { path?: string; verb?: string };
+    };
+    const resource = spec.resourceAttributes;
+    const attributes: RequestAttributes = resource
+      ? {
+          kind: 'resource',
+          verb: resource.verb ?? '',
+          apiGroup: resource.group ?? '',
+          resource: resource.resource ?? '',
+          ...(resource.subresource ? { subresource: resource.subresource } : {}),
+          namespace: resource.namespace ?? '',
+          ...(resource.name ? { name: resource.name } : {}),
+        }
+      : {
+          kind: 'nonResource',
+          verb: spec.nonResourceAttributes?.verb ?? '',
+          path: spec.nonResourceAttributes?.path ?? '',
+        };
+    const decision = this.access.authorizer.authorize(user, attributes);
+    return {
+      apiVersion: 'authorization.k8s.io/v1',
+      kind: 'SelfSubjectAccessReview',
+      metadata: {},
+      spec: review.spec ?? {},
+      status: {
+        allowed: decision.allowed,
+        ...(decision.reason ? { reason: decision.reason } : {}),
+      },
+    };
+  }
+
+  /** TokenRequest on `serviceaccounts/<name>/token` (`kubectl create token`). */
+  async #tokenRequest(target: Target, name: string, request: KubeObject): Promise<KubeObject> {
+    const account = this.store.get('/serviceaccounts', target.namespace, name);
+    if (!account) throw notFound(target.type, name);
+    const spec = (request.spec ?? {}) as { audiences?: string[]; expirationSeconds?: number };
+    if (spec.expirationSeconds !== undefined && spec.expirationSeconds < 600) {
+      throw new KubeStatusError(
+        'Invalid',
+        422,
+        `TokenRequest.authentication.k8s.io "${name}" is invalid: spec.expirationSeconds: Invalid value: ${spec.expirationSeconds}: may not specify a duration less than 10 minutes`,
+      );
+    }
+    const minted = await this.serviceAccountTokens.mint(
+      { namespace: target.namespace, name, uid: account.metadata?.uid ?? '' },
+      {
+        ...(spec.expirationSeconds !== undefined
+          ? { expirationSeconds: spec.expirationSeconds }
+          : {}),
+        ...(spec.audiences ? { audiences: spec.audiences } : {}),
+      },
+    );
+    return {
+      apiVersion: 'authentication.k8s.io/v1',
+      kind: 'TokenRequest',
+      metadata: { name, namespace: target.namespace, creationTimestamp: now() },
+      spec: {
+        audiences: minted.audiences,
+        expirationSeconds: spec.expirationSeconds ?? 3600,
+        boundObjectRef: null,
+      },
+      status: { token: minted.token, expirationTimestamp: minted.expirationTimestamp },
+    };
+  }
+
+  /**
+   * The `scale` subresource: the object's replicas as an autoscaling/v1 Scale (what `kubectl
+   * scale` reads and patches); a write changes only `spec.replicas`.
+   */
+  async #serveScale(
+    target: Target,
+    name: string,
+    request: IncomingMessage,
+    context: WriteContext,
+  ): Promise<Answer> {
+    const { type, namespace } = target;
+    const method = request.method ?? 'GET';
+    if (method === 'GET') {
+      const object = this.store.get(storageKeyOf(type), namespace, name);
+      if (!object) throw notFound(type, name);
+      return { status: 200, body: scaleOf(object) };
+    }
+    let change: (scale: KubeObject) => KubeObject;
+    if (method === 'PUT') {
+      const body = await bodyObject(request);
+      change = () => body;
+    } else if (method === 'PATCH') {
+      change = patchFunctionOf(
+        mediaTypeOf(request),
+        (await readBody(request)).toString('utf8'),
+        'autoscaling/scale',
+      );
+    } else throw methodNotAllowed();
+    const updated = this.writer.update(
+      type,
+      namespace,
+      name,
+      (current) => {
+        const scale = change(scaleOf(current));
+        const replicas = (scale.spec as { replicas?: unknown } | undefined)?.replicas;
+        return {
+          ...current,
+          metadata: { ...current.metadata, resourceVersion: scale.metadata?.resourceVersion },
+          spec: { ...(current.spec as Record<string, unknown>), replicas },
+        };
+      },
+      { context },
+    );
+    return { status: 200, body: scaleOf(updated) };
   }
 
   /** DELETE on a collection: every object the selectors match, returned as a list. */
@@ -490,6 +652,47 @@ export class KubeApi {
     request.on('close', stop);
     response.on('close', stop);
   }
+}
+
+/** A Deployment's or ReplicaSet's replicas as autoscaling/v1 Scale. */
+function scaleOf(object: KubeObject): KubeObject {
+  const spec = (object.spec ?? {}) as { replicas?: number; selector?: unknown };
+  const status = (object.status ?? {}) as { replicas?: number };
+  const metadata = object.metadata ?? {};
+  return {
+    kind: 'Scale',
+    apiVersion: 'autoscaling/v1',
+    metadata: {
+      name: metadata.name,
+      namespace: metadata.namespace,
+      uid: metadata.uid,
+      resourceVersion: metadata.resourceVersion,
+      creationTimestamp: metadata.creationTimestamp,
+    },
+    spec: { replicas: spec.replicas ?? 0 },
+    status: { replicas: status.replicas ?? 0, selector: selectorText(spec.selector) },
+  };
+}
+
+/** A request in RBAC's terms: the verb its method and shape mean, on which resource. */
+function attributesOf(target: Target, method: string, watch: boolean): RequestAttributes {
+  const collection = !target.name;
+  const verbs: Readonly<Record<string, string>> = {
+    GET: watch ? 'watch' : collection ? 'list' : 'get',
+    POST: 'create',
+    PUT: 'update',
+    PATCH: 'patch',
+    DELETE: collection ? 'deletecollection' : 'delete',
+  };
+  return {
+    kind: 'resource',
+    verb: verbs[method] ?? method.toLowerCase(),
+    apiGroup: target.type.group,
+    resource: target.type.resource,
+    ...(target.subresource ? { subresource: target.subresource } : {}),
+    namespace: target.namespace,
+    ...(target.name ? { name: target.name } : {}),
+  };
 }
 
 /** Who the caller is, as authentication saw it (`kubectl auth whoami`). */

@@ -94,6 +94,7 @@ export const builtinResources: readonly ResourceType[] = [
     kind: 'ServiceAccount',
     namespaced: true,
     shortNames: ['sa'],
+    subresources: ['token'],
   },
   {
     group: '',
@@ -139,7 +140,7 @@ export const builtinResources: readonly ResourceType[] = [
     namespaced: true,
     shortNames: ['deploy'],
     categories: ['all'],
-    subresources: ['status'],
+    subresources: ['status', 'scale'],
   },
   {
     group: 'apps',
@@ -150,7 +151,7 @@ export const builtinResources: readonly ResourceType[] = [
     namespaced: true,
     shortNames: ['rs'],
     categories: ['all'],
-    subresources: ['status'],
+    subresources: ['status', 'scale'],
   },
   {
     group: 'apps',
@@ -170,6 +171,52 @@ export const builtinResources: readonly ResourceType[] = [
     singular: 'lease',
     kind: 'Lease',
     namespaced: true,
+  },
+  ...(
+    [
+      ['roles', 'role', 'Role', true],
+      ['clusterroles', 'clusterrole', 'ClusterRole', false],
+      ['rolebindings', 'rolebinding', 'RoleBinding', true],
+      ['clusterrolebindings', 'clusterrolebinding', 'ClusterRoleBinding', false],
+    ] as const
+  ).map(([resource, singular, kind, namespaced]) => ({
+    group: 'rbac.authorization.k8s.io',
+    version: 'v1',
+    resource,
+    singular,
+    kind,
+    namespaced,
+  })),
+  ...(
+    [
+      [
+        'mutatingwebhookconfigurations',
+        'mutatingwebhookconfiguration',
+        'MutatingWebhookConfiguration',
+      ],
+      [
+        'validatingwebhookconfigurations',
+        'validatingwebhookconfiguration',
+        'ValidatingWebhookConfiguration',
+      ],
+    ] as const
+  ).map(([resource, singular, kind]) => ({
+    group: 'admissionregistration.k8s.io',
+    version: 'v1',
+    resource,
+    singular,
+    kind,
+    namespaced: false,
+    categories: ['api-extensions'],
+  })),
+  {
+    group: 'authorization.k8s.io',
+    version: 'v1',
+    resource: 'selfsubjectaccessreviews',
+    singular: '',
+    kind: 'SelfSubjectAccessReview',
+    namespaced: false,
+    verbs: ['create'],
   },
   {
     group: 'authentication.k8s.io',

@@ -4,7 +4,7 @@
  * finalizers and `deletionTimestamp`, and the deletion of namespaces and CRDs through their
  * finalisers. Requests reach the store only through here, so the rules hold for every client.
  */
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { KubeStatusError, type FieldError } from '../../core/errors.js';
 import type { UserInfo } from './authentication.js';
 import { defaultedBuiltin, validateBuiltin, validateMetadata } from './builtin-admission.js';
@@ -20,11 +20,14 @@ export interface WriteContext {
   readonly user?: UserInfo;
   readonly fieldValidation?: FieldValidation;
   readonly warnings?: string[];
+  /** `dryRun=All`: everything but the write itself. */
+  readonly dryRun?: boolean;
 }
 
 export type PropagationPolicy = 'Background' | 'Foreground' | 'Orphan';
 
 export interface DeleteOptions {
+  readonly dryRun?: boolean;
   readonly propagationPolicy?: PropagationPolicy;
   readonly preconditions?: { readonly uid?: string; readonly resourceVersion?: string };
 }
@@ -58,6 +61,18 @@ function markedForDeletion(key: string, current: KubeObject, finalizers: string[
       ? { status: { ...(current.status as Json | undefined), phase: 'Terminating' } }
       : {}),
   };
+}
+
+/** A resourceVersion an update carries must be the stored one (optimistic concurrency). */
+function checkResourceVersion(type: ResourceType, current: KubeObject, proposed: KubeObject): void {
+  const expected = proposed.metadata?.resourceVersion;
+  if (expected && expected !== current.metadata?.resourceVersion) {
+    throw storageError(
+      new StorageConflict('Conflict', 'stale'),
+      type,
+      current.metadata?.name ?? '',
+    );
+  }
 }
 
 /** An update's metadata: what the server owns comes from the stored object. */
@@ -206,8 +221,64 @@ function withTypeMeta(object: KubeObject, type: ResourceType): KubeObject {
   return { ...object, apiVersion: apiVersionOf(type), kind: type.kind };
 }
 
+/** The writes of the store; a dry run checks them the same way and keeps nothing. */
+type ObjectWrites = Pick<KubeStore, 'create' | 'update' | 'delete'>;
+
+class DryRunWrites implements ObjectWrites {
+  constructor(private readonly store: KubeStore) {}
+
+  #current(resource: string, namespace: string, name: string, expected?: string): KubeObject {
+    const current = this.store.get(resource, namespace, name);
+    if (!current) throw new StorageConflict('NotFound', `"${name}" not found`);
+    if (expected !== undefined && expected !== current.metadata?.resourceVersion) {
+      throw new StorageConflict('Conflict', `"${name}" has been modified`);
+    }
+    return current;
+  }
+
+  create(resource: string, namespace: string, name: string, object: KubeObject): KubeObject {
+    if (this.store.get(resource, namespace, name)) {
+      throw new StorageConflict('AlreadyExists', `"${name}" already exists`);
+    }
+    return {
+      ...object,
+      metadata: {
+        ...object.metadata,
+        name,
+        ...(namespace ? { namespace } : {}),
+        uid: randomUUID(),
+        creationTimestamp: now(),
+        generation: 1,
+      },
+    };
+  }
+
+  update(
+    resource: string,
+    namespace: string,
+    name: string,
+    object: KubeObject,
+    expected?: string,
+  ): KubeObject {
+    const current = this.#current(resource, namespace, name, expected);
+    return { ...object, metadata: { ...object.metadata, uid: current.metadata?.uid } };
+  }
+
+  delete(resource: string, namespace: string, name: string, expected?: string): KubeObject {
+    return this.#current(resource, namespace, name, expected);
+  }
+}
+
 export class ObjectWriter {
-  constructor(readonly store: KubeStore) {}
+  readonly #dryRun: DryRunWrites;
+
+  constructor(readonly store: KubeStore) {
+    this.#dryRun = new DryRunWrites(store);
+  }
+
+  #writes(dryRun: boolean | undefined): ObjectWrites {
+    return dryRun ? this.#dryRun : this.store;
+  }
 
   /** Admission of a create or update: defaults, pruning and validation, or 422 / 400. */
   #admit(type: ResourceType, object: KubeObject, context: WriteContext): KubeObject {
@@ -281,7 +352,7 @@ export class ObjectWriter {
       : admitted;
     try {
       return withTypeMeta(
-        this.store.create(key, namespace, name, this.#forStorage(stored, type)),
+        this.#writes(context.dryRun).create(key, namespace, name, this.#forStorage(stored, type)),
         type,
       );
     } catch (error) {
@@ -313,25 +384,19 @@ export class ObjectWriter {
     if (!current) throw notFound(type, name);
     const view = withTypeMeta(current, type);
     const proposed = compute(view);
-    const expected = proposed.metadata?.resourceVersion;
-    if (
-      expected !== undefined &&
-      expected !== '' &&
-      expected !== current.metadata?.resourceVersion
-    ) {
-      throw storageError(new StorageConflict('Conflict', 'stale'), type, name);
-    }
+    checkResourceVersion(type, current, proposed);
     const next = this.#nextVersion(type, view, proposed, options);
     if (sameContent(next, view)) return view;
+    const writes = this.#writes(options.context?.dryRun);
     try {
       if (next.metadata?.deletionTimestamp && pendingFinalizers(key, next).length === 0) {
         return withTypeMeta(
-          this.store.delete(key, namespace, name, current.metadata?.resourceVersion),
+          writes.delete(key, namespace, name, current.metadata?.resourceVersion),
           type,
         );
       }
       return withTypeMeta(
-        this.store.update(
+        writes.update(
           key,
           namespace,
           name,
@@ -390,9 +455,10 @@ export class ObjectWriter {
     this.#checkPreconditions(type, current, options);
     const finalizers = finalizersOnDelete(key, current, options);
     const version = current.metadata?.resourceVersion;
+    const writes = this.#writes(options.dryRun);
     try {
       if (finalizers.length === 0 && key !== namespaceKey) {
-        return withTypeMeta(this.store.delete(key, namespace, name, version), type);
+        return withTypeMeta(writes.delete(key, namespace, name, version), type);
       }
       if (
         current.metadata?.deletionTimestamp &&
@@ -401,7 +467,7 @@ export class ObjectWriter {
         return withTypeMeta(current, type);
       }
       const marked = markedForDeletion(key, current, finalizers);
-      return withTypeMeta(this.store.update(key, namespace, name, marked, version), type);
+      return withTypeMeta(writes.update(key, namespace, name, marked, version), type);
     } catch (error) {
       throw storageError(error, type, name);
     }

@@ -1,6 +1,6 @@
 /**
  * Kubernetes' protobuf request bodies, for the kinds `kubectl create namespace|secret|configmap|
- * deployment` send that way (client-go's typed clients prefer protobuf, and a 415 is not retried
+ * deployment|serviceaccount|token|role|rolebinding|…` and `kubectl auth` send that way (client-go's typed clients prefer protobuf, and a 415 is not retried
  * as JSON). The envelope is `k8s\0` + runtime.Unknown{1: TypeMeta{1 apiVersion, 2 kind}, 2: raw};
  * the objects are decoded from the published field numbers (k8s.io/api `generated.proto`),
  * described as data below, into the JSON shape the rest of the server handles. Go's zero values
@@ -142,6 +142,23 @@ const deploymentSpec: MessageSpec = {
   9: int('progressDeadlineSeconds', true),
 };
 
+const policyRule: MessageSpec = {
+  1: strings('verbs'),
+  2: strings('apiGroups'),
+  3: strings('resources'),
+  4: strings('resourceNames'),
+  5: strings('nonResourceURLs'),
+};
+const roleBinding: MessageSpec = {
+  2: message(
+    'subjects',
+    { 1: str('kind'), 2: str('apiGroup'), 3: str('name'), 4: str('namespace') },
+    true,
+  ),
+  3: message('roleRef', { 1: str('apiGroup'), 2: str('kind'), 3: str('name') }),
+};
+const objectReference: MessageSpec = { 1: str('kind'), 2: str('namespace'), 3: str('name') };
+
 /** Top-level fields after metadata (field 1) per kind. */
 const kinds: Readonly<Record<string, MessageSpec>> = {
   Namespace: {},
@@ -157,6 +174,42 @@ const kinds: Readonly<Record<string, MessageSpec>> = {
     4: { name: 'immutable', kind: 'bool', keepZero: true },
   },
   Deployment: { 2: message('spec', deploymentSpec) },
+  ServiceAccount: {
+    2: message('secrets', objectReference, true),
+    3: message('imagePullSecrets', { 1: str('name') }, true),
+    4: { name: 'automountServiceAccountToken', kind: 'bool', keepZero: true },
+  },
+  TokenRequest: {
+    2: message('spec', {
+      1: strings('audiences'),
+      3: message('boundObjectRef', {
+        1: str('kind'),
+        2: str('apiVersion'),
+        3: str('name'),
+        4: str('uid'),
+      }),
+      4: int('expirationSeconds', true),
+    }),
+  },
+  Role: { 2: message('rules', policyRule, true) },
+  ClusterRole: { 2: message('rules', policyRule, true) },
+  RoleBinding: roleBinding,
+  ClusterRoleBinding: roleBinding,
+  SelfSubjectReview: {},
+  SelfSubjectAccessReview: {
+    2: message('spec', {
+      1: message('resourceAttributes', {
+        1: str('namespace'),
+        2: str('verb'),
+        3: str('group'),
+        4: str('version'),
+        5: str('resource'),
+        6: str('subresource'),
+        7: str('name'),
+      }),
+      2: message('nonResourceAttributes', { 1: str('path'), 2: str('verb') }),
+    }),
+  },
 };
 
 function malformed(): KubeStatusError {

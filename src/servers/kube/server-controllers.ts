@@ -63,6 +63,12 @@ export class ServerControllers {
     for (const { resource, namespace, object } of store.scan()) {
       this.#enqueueFor(resource, namespace, object);
     }
+    for (const namespace of store.list(namespaceKey).items) {
+      const name = namespace.metadata?.name ?? '';
+      this.#enqueue(`sa:${name}`, () => {
+        this.#ensureDefaultServiceAccount(name);
+      });
+    }
     for (const ownerUid of this.#dependents.keys()) {
       if (!this.#objects.has(ownerUid))
         this.#enqueue(`gc:${ownerUid}`, () => {
@@ -125,6 +131,20 @@ export class ServerControllers {
     }
     this.#index(ref, change.object);
     this.#enqueueFor(change.resource, change.namespace, change.object);
+    if (change.resource === namespaceKey && change.type === 'ADDED') {
+      this.#enqueue(`sa:${change.name}`, () => {
+        this.#ensureDefaultServiceAccount(change.name);
+      });
+    }
+  }
+
+  /** Every namespace has a `default` ServiceAccount (the serviceaccounts controller's job). */
+  #ensureDefaultServiceAccount(namespace: string): void {
+    const type = this.#typeOf('/serviceaccounts');
+    const live = this.store.get(namespaceKey, '', namespace);
+    if (!type || !live || live.metadata?.deletionTimestamp) return;
+    if (this.store.get('/serviceaccounts', namespace, 'default')) return;
+    this.writer.create(type, namespace, { metadata: { name: 'default' } });
   }
 
   /** An owner waiting (foreground) for its dependents hears that one went. */

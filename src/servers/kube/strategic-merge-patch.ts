@@ -65,6 +65,7 @@ const kindLists: Readonly<Record<string, Readonly<Record<string, ListStrategy>>>
     'spec.podCIDRs': 'set',
   },
   '/namespaces': { 'status.conditions': conditions },
+  'autoscaling/scale': {},
   '/secrets': {},
   '/configmaps': {},
   '/serviceaccounts': { secrets: { mergeKey: 'name' }, imagePullSecrets: { mergeKey: 'name' } },

@@ -318,6 +318,44 @@ const builtinColumns: Record<string, readonly Column[]> = {
 };
 builtinColumns['events.k8s.io/events'] = builtinColumns['/events'] ?? [];
 
+const createdAt: Column = {
+  name: 'Created At',
+  type: 'date',
+  cell: (o) => text(o.metadata?.creationTimestamp, ''),
+};
+const subjectsOf = (kind: string) => (binding: KubeObject) =>
+  list(binding.subjects)
+    .filter((subject) => subject.kind === kind)
+    .map((subject) =>
+      kind === 'ServiceAccount'
+        ? `${text(subject.namespace, '')}/${text(subject.name, '')}`
+        : text(subject.name, ''),
+    )
+    .join(', ');
+const bindingColumns: readonly Column[] = [
+  nameColumn,
+  {
+    name: 'Role',
+    cell: (binding) =>
+      `${text(at(binding, ['roleRef', 'kind']), '')}/${text(at(binding, ['roleRef', 'name']), '')}`,
+  },
+  ageColumn,
+  { name: 'Users', priority: 1, cell: subjectsOf('User') },
+  { name: 'Groups', priority: 1, cell: subjectsOf('Group') },
+  { name: 'ServiceAccounts', priority: 1, cell: subjectsOf('ServiceAccount') },
+];
+const webhookColumns: readonly Column[] = [
+  nameColumn,
+  { name: 'Webhooks', type: 'integer', cell: (o) => list(o.webhooks).length },
+  ageColumn,
+];
+builtinColumns['rbac.authorization.k8s.io/roles'] = [nameColumn, createdAt];
+builtinColumns['rbac.authorization.k8s.io/clusterroles'] = [nameColumn, createdAt];
+builtinColumns['rbac.authorization.k8s.io/rolebindings'] = bindingColumns;
+builtinColumns['rbac.authorization.k8s.io/clusterrolebindings'] = bindingColumns;
+builtinColumns['admissionregistration.k8s.io/mutatingwebhookconfigurations'] = webhookColumns;
+builtinColumns['admissionregistration.k8s.io/validatingwebhookconfigurations'] = webhookColumns;
+
 /** A CRD column's simple JSONPath (`.spec.a.b`, `.items[0].x`) read from an object. */
 function jsonPathValue(object: KubeObject, jsonPath: string): unknown {
   const parts = jsonPath
