@@ -13,6 +13,7 @@ import { parseAllDocuments } from 'yaml';
 import { ensureServingCertificates } from '../../adapters/tls/certificates.js';
 import { KubeStatusError } from '../../core/errors.js';
 import { AccessControl } from './access-control.js';
+import type { ServiceResolver } from './admission-webhooks.js';
 import { ensureTokens, readTokens } from './authentication.js';
 import { KubeApi, sendJson } from './kube-api.js';
 import { ServerControllers } from './server-controllers.js';
@@ -29,6 +30,8 @@ export interface KubeApiServerOptions {
   readonly port?: number;
   /** Changes kept for watches (see KubeStore); older resourceVersions are `Expired`. */
   readonly historySize?: number;
+  /** Where admission webhooks' services are reachable (the sandbox wires its cluster network). */
+  readonly resolveService?: ServiceResolver;
   /** CRD manifests (YAML, one or more documents) created or updated at start. */
   readonly crdManifests?: readonly string[];
   /** BOOKMARK interval for watches that allow them. */
@@ -53,7 +56,7 @@ export interface KubeApiServer {
 export const bundledCrdDirectory = fileURLToPath(new URL('../../../deploy/crds', import.meta.url));
 
 /** Creates or replaces each CRD of the manifests, as `kubectl apply` would at cluster start. */
-function installCrds(api: KubeApi, paths: readonly string[]): void {
+async function installCrds(api: KubeApi, paths: readonly string[]): Promise<void> {
   const type = api.registry.find('apiextensions.k8s.io', 'v1', 'customresourcedefinitions');
   if (!type) return;
   for (const path of paths) {
@@ -62,12 +65,12 @@ function installCrds(api: KubeApi, paths: readonly string[]): void {
       const name = crd?.metadata?.name;
       if (!crd || !name) continue;
       if (api.store.get('apiextensions.k8s.io/customresourcedefinitions', '', name)) {
-        api.writer.update(type, '', name, (current) => ({
+        await api.writer.update(type, '', name, (current) => ({
           ...crd,
           metadata: { ...current.metadata, ...crd.metadata },
         }));
       } else {
-        api.writer.create(type, '', crd);
+        await api.writer.create(type, '', crd);
       }
     }
   }
@@ -111,13 +114,14 @@ export async function startKubeApiServer(options: KubeApiServerOptions): Promise
   const serviceAccountTokens = new ServiceAccountTokens(join(home, 'pki', 'service-account.key'));
   const access = new AccessControl(store, readTokens(tokens.path), serviceAccountTokens);
   const api = new KubeApi(store, access, serviceAccountTokens, {
+    ...(options.resolveService ? { resolveService: options.resolveService } : {}),
     ...(options.bookmarkIntervalMs !== undefined
       ? { bookmarkIntervalMs: options.bookmarkIntervalMs }
       : {}),
   });
-  api.ensureBootstrapPolicy();
-  api.ensureInitialNamespaces();
-  installCrds(api, options.crdManifests ?? []);
+  await api.ensureBootstrapPolicy();
+  await api.ensureInitialNamespaces();
+  await installCrds(api, options.crdManifests ?? []);
   const controllers = new ServerControllers(store, api.registry, api.writer, reportError);
   const server: Server = createServer(
     { cert: serving.certificatePem, key: serving.keyPem },

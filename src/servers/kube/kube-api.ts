@@ -7,6 +7,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { KubeStatusError } from '../../core/errors.js';
 import type { AccessControl } from './access-control.js';
+import { WebhookAdmission, type ServiceResolver } from './admission-webhooks.js';
 import type { UserInfo } from './authentication.js';
 import { bootstrapPolicy, rbacGroup, type RequestAttributes } from './authorization.js';
 import { resourceTypesOf, validateCrd } from './custom-resources.js';
@@ -39,6 +40,8 @@ export const servedVersion = { major: '1', minor: '32', gitVersion: 'v1.32.0' } 
 export const initialNamespaces = ['default', 'kube-system', 'kube-public', 'kube-node-lease'];
 
 export interface KubeApiOptions {
+  /** Where admission webhooks' services are reachable (none: such webhooks cannot be called). */
+  readonly resolveService?: ServiceResolver;
   /** How often a watch with `allowWatchBookmarks=true` gets a BOOKMARK (the real one: ~1 min). */
   readonly bookmarkIntervalMs?: number;
 }
@@ -137,7 +140,7 @@ export class KubeApi {
     private readonly serviceAccountTokens: ServiceAccountTokens,
     options: KubeApiOptions = {},
   ) {
-    this.writer = new ObjectWriter(store);
+    this.writer = new ObjectWriter(store, new WebhookAdmission(store, options.resolveService));
     this.#bookmarkIntervalMs = options.bookmarkIntervalMs ?? 60_000;
     this.refreshCustomResources();
     store.subscribe((change) => {
@@ -160,22 +163,22 @@ export class KubeApi {
   }
 
   /** The RBAC roles and bindings every cluster starts with (kept when already there). */
-  ensureBootstrapPolicy(): void {
+  async ensureBootstrapPolicy(): Promise<void> {
     for (const { resource, object } of bootstrapPolicy) {
       const type = this.registry.find(rbacGroup, 'v1', resource);
       const name = object.metadata?.name ?? '';
       if (type && !this.store.get(`${rbacGroup}/${resource}`, '', name)) {
-        this.writer.create(type, '', object);
+        await this.writer.create(type, '', object);
       }
     }
   }
 
   /** The namespaces every cluster has. */
-  ensureInitialNamespaces(): void {
+  async ensureInitialNamespaces(): Promise<void> {
     const type = this.registry.find('', 'v1', 'namespaces');
     for (const name of initialNamespaces) {
       if (type && !this.store.get('/namespaces', '', name)) {
-        this.writer.create(type, '', { metadata: { name } });
+        await this.writer.create(type, '', { metadata: { name } });
       }
     }
   }
@@ -311,7 +314,7 @@ export class KubeApi {
         case 'POST':
           return {
             status: 201,
-            body: this.writer.create(
+            body: await this.writer.create(
               target.type,
               target.namespace,
               await bodyObject(request),
@@ -319,7 +322,10 @@ export class KubeApi {
             ),
           };
         case 'DELETE':
-          return { status: 200, body: await this.#deleteCollection(target, request, query) };
+          return {
+            status: 200,
+            body: await this.#deleteCollection(target, request, query, context.user),
+          };
         default:
           throw methodNotAllowed();
       }
@@ -360,7 +366,7 @@ export class KubeApi {
         const options = { context, ...(subresource ? { subresource } : {}) };
         return {
           status: 200,
-          body: this.writer.update(type, namespace, name, () => object, options),
+          body: await this.writer.update(type, namespace, name, () => object, options),
         };
       }
       case 'PATCH': {
@@ -370,12 +376,18 @@ export class KubeApi {
           storageKeyOf(type),
         );
         const options = { context, ...(subresource ? { subresource } : {}) };
-        return { status: 200, body: this.writer.update(type, namespace, name, apply, options) };
+        return {
+          status: 200,
+          body: await this.writer.update(type, namespace, name, apply, options),
+        };
       }
       case 'DELETE': {
         if (subresource) throw methodNotAllowed();
         const options = deleteOptionsFrom(await deleteOptionsOf(request), query);
-        return { status: 200, body: this.writer.delete(type, namespace, name, options) };
+        return {
+          status: 200,
+          body: await this.writer.delete(type, namespace, name, { ...options, user: context.user }),
+        };
       }
       default:
         throw methodNotAllowed();
@@ -479,7 +491,7 @@ export class KubeApi {
         'autoscaling/scale',
       );
     } else throw methodNotAllowed();
-    const updated = this.writer.update(
+    const updated = await this.writer.update(
       type,
       namespace,
       name,
@@ -502,14 +514,15 @@ export class KubeApi {
     target: Target,
     request: IncomingMessage,
     query: URLSearchParams,
+    user: UserInfo,
   ): Promise<unknown> {
-    const options = deleteOptionsFrom(await deleteOptionsOf(request), query);
+    const options = { ...deleteOptionsFrom(await deleteOptionsOf(request), query), user };
     const { items } = this.#selected(target, query);
     const deleted: KubeObject[] = [];
     for (const item of items) {
       try {
         deleted.push(
-          this.writer.delete(
+          await this.writer.delete(
             target.type,
             item.metadata?.namespace ?? '',
             item.metadata?.name ?? '',

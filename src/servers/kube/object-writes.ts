@@ -8,6 +8,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { KubeStatusError, type FieldError } from '../../core/errors.js';
 import type { UserInfo } from './authentication.js';
 import { defaultedBuiltin, validateBuiltin, validateMetadata } from './builtin-admission.js';
+import type { WebhookAdmission } from './admission-webhooks.js';
 import { crdStatus, defaultedCrd, validateCrd } from './custom-resources.js';
 import { apiVersionOf, storageKeyOf, type ResourceType } from './kube-resources.js';
 import { invalid, notFound, qualifiedResource, storageError } from './status-errors.js';
@@ -27,6 +28,7 @@ export interface WriteContext {
 export type PropagationPolicy = 'Background' | 'Foreground' | 'Orphan';
 
 export interface DeleteOptions {
+  readonly user?: UserInfo;
   readonly dryRun?: boolean;
   readonly propagationPolicy?: PropagationPolicy;
   readonly preconditions?: { readonly uid?: string; readonly resourceVersion?: string };
@@ -94,6 +96,23 @@ function keptMetadata(type: ResourceType, current: KubeObject, proposed: KubeObj
     delete metadata.deletionGracePeriodSeconds;
   }
   return metadata;
+}
+
+/** Metadata the server owns: a create's body cannot set it. */
+const serverOwnedMetadata = [
+  'resourceVersion',
+  'uid',
+  'creationTimestamp',
+  'deletionTimestamp',
+  'deletionGracePeriodSeconds',
+  'generation',
+];
+
+function userAndDryRun(context: WriteContext): { user?: UserInfo; dryRun?: boolean } {
+  return {
+    ...(context.user ? { user: context.user } : {}),
+    ...(context.dryRun ? { dryRun: true } : {}),
+  };
 }
 
 /** A create's body must be for this kind and namespace. */
@@ -269,10 +288,20 @@ class DryRunWrites implements ObjectWrites {
   }
 }
 
+/** How many times a write that lost a race (its object changed meanwhile) is recomputed. */
+const attemptsOnConflict = 5;
+
+function isConflict(error: unknown): boolean {
+  return error instanceof KubeStatusError && error.reason === 'Conflict';
+}
+
 export class ObjectWriter {
   readonly #dryRun: DryRunWrites;
 
-  constructor(readonly store: KubeStore) {
+  constructor(
+    readonly store: KubeStore,
+    private readonly webhooks?: WebhookAdmission,
+  ) {
     this.#dryRun = new DryRunWrites(store);
   }
 
@@ -328,25 +357,43 @@ export class ObjectWriter {
     }
   }
 
-  create(
+  async create(
     type: ResourceType,
     namespace: string,
     object: KubeObject,
     context: WriteContext = {},
-  ): KubeObject {
+  ): Promise<KubeObject> {
     checkCreateBody(type, namespace, object);
     const name = nameForCreate(type, object);
     this.#requireWritableNamespace(type, namespace, name);
     const key = storageKeyOf(type);
-    const metadata: Json = { ...object.metadata, name };
-    delete metadata.resourceVersion;
-    delete metadata.uid;
-    delete metadata.creationTimestamp;
-    delete metadata.deletionTimestamp;
-    delete metadata.generation;
-    if (type.namespaced) metadata.namespace = namespace;
-    else delete metadata.namespace;
-    const admitted = this.#admit(type, { ...object, metadata }, context);
+    const prepare = (candidate: KubeObject) => {
+      const metadata: Json = Object.fromEntries(
+        Object.entries({ ...candidate.metadata, name }).filter(
+          ([field]) => !serverOwnedMetadata.includes(field) && field !== 'namespace',
+        ),
+      );
+      if (type.namespaced) metadata.namespace = namespace;
+      return this.#admit(type, { ...candidate, metadata }, context);
+    };
+    let admitted = prepare(object);
+    if (this.webhooks) {
+      const attributes = {
+        operation: 'CREATE' as const,
+        type,
+        namespace,
+        name,
+        ...userAndDryRun(context),
+      };
+      const mutated = await this.webhooks.mutate({
+        ...attributes,
+        object: withTypeMeta(admitted, type),
+      });
+      if (mutated && JSON.stringify(mutated) !== JSON.stringify(withTypeMeta(admitted, type))) {
+        admitted = prepare(mutated);
+      }
+      await this.webhooks.validate({ ...attributes, object: withTypeMeta(admitted, type) });
+    }
     const stored = type.subresources?.includes('status')
       ? withStatus(admitted, type.custom ? undefined : initialStatus(key, admitted))
       : admitted;
@@ -372,42 +419,88 @@ export class ObjectWriter {
    * next one. A changed `metadata.resourceVersion` is a precondition (409 Conflict when stale).
    * On the main resource the status is kept; on `status` only the status changes.
    */
-  update(
+  async update(
     type: ResourceType,
     namespace: string,
     name: string,
     compute: (current: KubeObject) => KubeObject,
     options: { subresource?: string; context?: WriteContext } = {},
-  ): KubeObject {
+  ): Promise<KubeObject> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.#updateOnce(type, namespace, name, compute, options);
+      } catch (error) {
+        // Lost a race with another write while webhooks were called: start again from the
+        // stored object, unless the caller named the version it meant (then it is theirs).
+        if (
+          !isConflict(error) ||
+          attempt >= attemptsOnConflict ||
+          !(error as { retriable?: boolean }).retriable
+        ) {
+          throw error;
+        }
+      }
+    }
+  }
+
+  async #updateOnce(
+    type: ResourceType,
+    namespace: string,
+    name: string,
+    compute: (current: KubeObject) => KubeObject,
+    options: { subresource?: string; context?: WriteContext },
+  ): Promise<KubeObject> {
     const key = storageKeyOf(type);
     const current = this.store.get(key, namespace, name);
     if (!current) throw notFound(type, name);
     const view = withTypeMeta(current, type);
     const proposed = compute(view);
     checkResourceVersion(type, current, proposed);
-    const next = this.#nextVersion(type, view, proposed, options);
+    let next = this.#nextVersion(type, view, proposed, options);
     if (sameContent(next, view)) return view;
+    if (this.webhooks)
+      next = await this.#webhooksOnUpdate(this.webhooks, type, view, next, options);
+    const version = current.metadata?.resourceVersion;
     const writes = this.#writes(options.context?.dryRun);
     try {
-      if (next.metadata?.deletionTimestamp && pendingFinalizers(key, next).length === 0) {
-        return withTypeMeta(
-          writes.delete(key, namespace, name, current.metadata?.resourceVersion),
-          type,
-        );
-      }
-      return withTypeMeta(
-        writes.update(
-          key,
-          namespace,
-          name,
-          this.#forStorage(next, type),
-          current.metadata?.resourceVersion,
-        ),
-        type,
-      );
+      const written =
+        next.metadata?.deletionTimestamp && pendingFinalizers(key, next).length === 0
+          ? writes.delete(key, namespace, name, version)
+          : writes.update(key, namespace, name, this.#forStorage(next, type), version);
+      return withTypeMeta(written, type);
     } catch (error) {
-      throw storageError(error, type, name);
+      const answered = storageError(error, type, name);
+      if (isConflict(answered) && !proposed.metadata?.resourceVersion) {
+        Object.assign(answered as object, { retriable: true });
+      }
+      throw answered;
     }
+  }
+
+  /** Mutating then validating webhooks on an update; returns the object to store. */
+  async #webhooksOnUpdate(
+    webhooks: WebhookAdmission,
+    type: ResourceType,
+    view: KubeObject,
+    next: KubeObject,
+    options: { subresource?: string; context?: WriteContext },
+  ): Promise<KubeObject> {
+    const attributes = {
+      operation: 'UPDATE' as const,
+      type,
+      namespace: view.metadata?.namespace ?? '',
+      name: view.metadata?.name ?? '',
+      ...(options.subresource ? { subresource: options.subresource } : {}),
+      oldObject: view,
+      ...userAndDryRun(options.context ?? {}),
+    };
+    let admitted = next;
+    const mutated = await webhooks.mutate({ ...attributes, object: next });
+    if (mutated && JSON.stringify(mutated) !== JSON.stringify(next)) {
+      admitted = this.#nextVersion(type, view, mutated, options);
+    }
+    await webhooks.validate({ ...attributes, object: admitted });
+    return admitted;
   }
 
   #nextVersion(
@@ -443,30 +536,40 @@ export class ObjectWriter {
    * own, or the ones a propagation policy or a namespace or CRD adds) — it gets a
    * `deletionTimestamp` and the finalisers finish the job. Returns what the response shows.
    */
-  delete(
+  async delete(
     type: ResourceType,
     namespace: string,
     name: string,
     options: DeleteOptions = {},
-  ): KubeObject {
+  ): Promise<KubeObject> {
     const key = storageKeyOf(type);
     const current = this.store.get(key, namespace, name);
     if (!current) throw notFound(type, name);
     this.#checkPreconditions(type, current, options);
-    const finalizers = finalizersOnDelete(key, current, options);
-    const version = current.metadata?.resourceVersion;
+    if (this.webhooks) {
+      await this.webhooks.validate({
+        operation: 'DELETE',
+        type,
+        namespace,
+        name,
+        oldObject: withTypeMeta(current, type),
+        ...(options.user ? { user: options.user } : {}),
+        ...(options.dryRun ? { dryRun: true } : {}),
+      });
+    }
+    const latest = this.store.get(key, namespace, name);
+    if (!latest) throw notFound(type, name);
+    const finalizers = finalizersOnDelete(key, latest, options);
+    const version = latest.metadata?.resourceVersion;
     const writes = this.#writes(options.dryRun);
     try {
       if (finalizers.length === 0 && key !== namespaceKey) {
         return withTypeMeta(writes.delete(key, namespace, name, version), type);
       }
-      if (
-        current.metadata?.deletionTimestamp &&
-        finalizers.length === finalizersOf(current).length
-      ) {
-        return withTypeMeta(current, type);
+      if (latest.metadata?.deletionTimestamp && finalizers.length === finalizersOf(latest).length) {
+        return withTypeMeta(latest, type);
       }
-      const marked = markedForDeletion(key, current, finalizers);
+      const marked = markedForDeletion(key, latest, finalizers);
       return withTypeMeta(writes.update(key, namespace, name, marked, version), type);
     } catch (error) {
       throw storageError(error, type, name);
@@ -519,13 +622,25 @@ export class ObjectWriter {
   }
 
   /** Removes one finalizer (the finalisers' last step; the object goes when none remain). */
-  removeFinalizer(type: ResourceType, namespace: string, name: string, finalizer: string): void {
-    this.update(type, namespace, name, (current) => ({
-      ...current,
-      metadata: {
-        ...current.metadata,
-        finalizers: finalizersOf(current).filter((value) => value !== finalizer),
-      },
-    }));
+  async removeFinalizer(
+    type: ResourceType,
+    namespace: string,
+    name: string,
+    finalizer: string,
+    context: WriteContext = {},
+  ): Promise<void> {
+    await this.update(
+      type,
+      namespace,
+      name,
+      (current) => ({
+        ...current,
+        metadata: {
+          ...current.metadata,
+          finalizers: finalizersOf(current).filter((value) => value !== finalizer),
+        },
+      }),
+      { context },
+    );
   }
 }

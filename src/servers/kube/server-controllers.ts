@@ -8,6 +8,7 @@
  * Work is queued from the store's changes and drained off the request path; a failed step
  * (a write that raced a client) is retried on the next drain.
  */
+import type { UserInfo } from './authentication.js';
 import type { ResourceRegistry, ResourceType } from './kube-resources.js';
 import { crdCleanupFinalizer, crdKey, namespaceKey, type ObjectWriter } from './object-writes.js';
 import type { Change, KubeObject, KubeStore } from './storage/kube-store.js';
@@ -42,7 +43,7 @@ export class ServerControllers {
   readonly #dependents = new Map<string, Map<string, ObjectRef>>();
   /** ref id → the owner uids it was indexed under. */
   readonly #ownersOf = new Map<string, string[]>();
-  readonly #queue = new Map<string, () => void>();
+  readonly #queue = new Map<string, () => Promise<void>>();
   #scheduled = false;
   #stopped = false;
   readonly #unsubscribe: () => void;
@@ -65,14 +66,14 @@ export class ServerControllers {
     }
     for (const namespace of store.list(namespaceKey).items) {
       const name = namespace.metadata?.name ?? '';
-      this.#enqueue(`sa:${name}`, () => {
-        this.#ensureDefaultServiceAccount(name);
+      this.#enqueue(`sa:${name}`, async () => {
+        await this.#ensureDefaultServiceAccount(name);
       });
     }
     for (const ownerUid of this.#dependents.keys()) {
       if (!this.#objects.has(ownerUid))
-        this.#enqueue(`gc:${ownerUid}`, () => {
-          this.#collect(ownerUid);
+        this.#enqueue(`gc:${ownerUid}`, async () => {
+          await this.#collect(ownerUid);
         });
     }
   }
@@ -121,8 +122,8 @@ export class ServerControllers {
       this.#unindex(ref, change.object);
       const uid = change.object.metadata?.uid;
       if (uid && this.#dependents.has(uid))
-        this.#enqueue(`gc:${uid}`, () => {
-          this.#collect(uid);
+        this.#enqueue(`gc:${uid}`, async () => {
+          await this.#collect(uid);
         });
       for (const owner of ownerUidsOf(change.object)) this.#wakeOwner(owner);
       if (change.namespace) this.#wakeNamespace(change.namespace);
@@ -132,19 +133,24 @@ export class ServerControllers {
     this.#index(ref, change.object);
     this.#enqueueFor(change.resource, change.namespace, change.object);
     if (change.resource === namespaceKey && change.type === 'ADDED') {
-      this.#enqueue(`sa:${change.name}`, () => {
-        this.#ensureDefaultServiceAccount(change.name);
+      this.#enqueue(`sa:${change.name}`, async () => {
+        await this.#ensureDefaultServiceAccount(change.name);
       });
     }
   }
 
   /** Every namespace has a `default` ServiceAccount (the serviceaccounts controller's job). */
-  #ensureDefaultServiceAccount(namespace: string): void {
+  async #ensureDefaultServiceAccount(namespace: string): Promise<void> {
     const type = this.#typeOf('/serviceaccounts');
     const live = this.store.get(namespaceKey, '', namespace);
     if (!type || !live || live.metadata?.deletionTimestamp) return;
     if (this.store.get('/serviceaccounts', namespace, 'default')) return;
-    this.writer.create(type, namespace, { metadata: { name: 'default' } });
+    await this.writer.create(
+      type,
+      namespace,
+      { metadata: { name: 'default' } },
+      { user: controllerUser('serviceaccount-controller') },
+    );
   }
 
   /** An owner waiting (foreground) for its dependents hears that one went. */
@@ -158,8 +164,8 @@ export class ServerControllers {
   #wakeNamespace(namespace: string): void {
     const object = this.store.get(namespaceKey, '', namespace);
     if (object?.metadata?.deletionTimestamp) {
-      this.#enqueue(`ns:${namespace}`, () => {
-        this.#finalizeNamespace(namespace);
+      this.#enqueue(`ns:${namespace}`, async () => {
+        await this.#finalizeNamespace(namespace);
       });
     }
   }
@@ -176,8 +182,8 @@ export class ServerControllers {
     if (!object.metadata?.deletionTimestamp) return;
     const name = object.metadata.name ?? '';
     if (key === namespaceKey) {
-      this.#enqueue(`ns:${name}`, () => {
-        this.#finalizeNamespace(name);
+      this.#enqueue(`ns:${name}`, async () => {
+        await this.#finalizeNamespace(name);
       });
       return;
     }
@@ -185,40 +191,43 @@ export class ServerControllers {
     const uid = object.metadata.uid ?? '';
     const ref = { key, namespace, name };
     if (finalizers.includes('foregroundDeletion')) {
-      this.#enqueue(`fg:${uid}`, () => {
-        this.#deleteForeground(ref, uid);
+      this.#enqueue(`fg:${uid}`, async () => {
+        await this.#deleteForeground(ref, uid);
       });
     }
     if (finalizers.includes('orphan')) {
-      this.#enqueue(`orphan:${uid}`, () => {
-        this.#orphan(ref, uid);
+      this.#enqueue(`orphan:${uid}`, async () => {
+        await this.#orphan(ref, uid);
       });
     }
     if (key === crdKey && finalizers.includes(crdCleanupFinalizer)) {
-      this.#enqueue(`crd:${name}`, () => {
-        this.#cleanUpCrd(object);
+      this.#enqueue(`crd:${name}`, async () => {
+        await this.#cleanUpCrd(object);
       });
     }
   }
 
-  #enqueue(id: string, work: () => void): void {
+  #enqueue(id: string, work: () => Promise<void>): void {
     if (this.#stopped) return;
     this.#queue.set(id, work);
+    this.#schedule();
+  }
+
+  #schedule(): void {
     if (this.#scheduled) return;
     this.#scheduled = true;
     setImmediate(() => {
-      this.#drain();
+      void this.#drain();
     });
   }
 
-  #drain(): void {
-    this.#scheduled = false;
+  async #drain(): Promise<void> {
     const batch = [...this.#queue.entries()];
     this.#queue.clear();
     for (const [id, work] of batch) {
-      if (this.#stopped) return;
+      if (this.#stopped) break;
       try {
-        work();
+        await work();
       } catch (error) {
         // A write that lost a race is retried; anything else is reported, then retried too.
         if (!isConflict(error)) this.onError(error);
@@ -227,13 +236,15 @@ export class ServerControllers {
         }, 50).unref();
       }
     }
+    this.#scheduled = false;
+    if (this.#queue.size > 0) this.#schedule();
   }
 
   #typeOf(key: string): ResourceType | undefined {
     return this.registry.typesOf(key)[0];
   }
 
-  #deleteQuietly(ref: ObjectRef): void {
+  async #deleteQuietly(ref: ObjectRef): Promise<void> {
     const type = this.#typeOf(ref.key);
     const object = this.store.get(ref.key, ref.namespace, ref.name);
     if (!object || object.metadata?.deletionTimestamp) return;
@@ -243,28 +254,31 @@ export class ServerControllers {
       return;
     }
     try {
-      this.writer.delete(type, ref.namespace, ref.name, { propagationPolicy: 'Background' });
+      await this.writer.delete(type, ref.namespace, ref.name, {
+        propagationPolicy: 'Background',
+        user: controllerUser('generic-garbage-collector'),
+      });
     } catch (error) {
       if (!isNotFound(error)) throw error;
     }
   }
 
   /** Background collection: dependents whose owners are all gone go; others lose the reference. */
-  #collect(ownerUid: string): void {
+  async #collect(ownerUid: string): Promise<void> {
     if (this.#objects.has(ownerUid)) return;
     for (const ref of [...(this.#dependents.get(ownerUid)?.values() ?? [])]) {
       const object = this.store.get(ref.key, ref.namespace, ref.name);
       if (!object) continue;
       const remaining = ownerUidsOf(object).filter((uid) => this.#objects.has(uid));
-      if (remaining.length === 0) this.#deleteQuietly(ref);
-      else this.#dropOwnerReferences(ref, (uid) => !this.#objects.has(uid));
+      if (remaining.length === 0) await this.#deleteQuietly(ref);
+      else await this.#dropOwnerReferences(ref, (uid) => !this.#objects.has(uid));
     }
   }
 
-  #dropOwnerReferences(ref: ObjectRef, drop: (uid: string) => boolean): void {
+  async #dropOwnerReferences(ref: ObjectRef, drop: (uid: string) => boolean): Promise<void> {
     const type = this.#typeOf(ref.key);
     if (!type) return;
-    this.writer.update(type, ref.namespace, ref.name, (current) => {
+    await this.writer.update(type, ref.namespace, ref.name, (current) => {
       const kept = ((current.metadata?.ownerReferences ?? []) as Json[]).filter(
         (reference) => !drop(uidOf(reference)),
       );
@@ -274,27 +288,27 @@ export class ServerControllers {
     });
   }
 
-  #deleteForeground(owner: ObjectRef, uid: string): void {
+  async #deleteForeground(owner: ObjectRef, uid: string): Promise<void> {
     const dependents = [...(this.#dependents.get(uid)?.values() ?? [])];
     if (dependents.length === 0) {
       const type = this.#typeOf(owner.key);
       if (type)
-        this.writer.removeFinalizer(type, owner.namespace, owner.name, 'foregroundDeletion');
+        await this.writer.removeFinalizer(type, owner.namespace, owner.name, 'foregroundDeletion');
       return;
     }
-    for (const ref of dependents) this.#deleteQuietly(ref);
+    for (const ref of dependents) await this.#deleteQuietly(ref);
   }
 
-  #orphan(owner: ObjectRef, uid: string): void {
+  async #orphan(owner: ObjectRef, uid: string): Promise<void> {
     for (const ref of [...(this.#dependents.get(uid)?.values() ?? [])]) {
-      this.#dropOwnerReferences(ref, (reference) => reference === uid);
+      await this.#dropOwnerReferences(ref, (reference) => reference === uid);
     }
     const type = this.#typeOf(owner.key);
-    if (type) this.writer.removeFinalizer(type, owner.namespace, owner.name, 'orphan');
+    if (type) await this.writer.removeFinalizer(type, owner.namespace, owner.name, 'orphan');
   }
 
   /** Everything in the namespace is deleted; when nothing is left, the namespace goes. */
-  #finalizeNamespace(namespace: string): void {
+  async #finalizeNamespace(namespace: string): Promise<void> {
     const resources = this.store.resourcesIn(namespace);
     if (resources.length === 0) {
       const type = this.#typeOf(namespaceKey);
@@ -303,30 +317,43 @@ export class ServerControllers {
     }
     for (const key of resources) {
       for (const object of this.store.list(key, namespace).items) {
-        this.#deleteQuietly({ key, namespace, name: object.metadata?.name ?? '' });
+        await this.#deleteQuietly({ key, namespace, name: object.metadata?.name ?? '' });
       }
     }
   }
 
   /** A deleted CRD's custom resources go first, then the CRD. */
-  #cleanUpCrd(crd: KubeObject): void {
+  async #cleanUpCrd(crd: KubeObject): Promise<void> {
     const spec = (crd.spec ?? {}) as { group?: string; names?: { plural?: string } };
     const key = `${spec.group ?? ''}/${spec.names?.plural ?? ''}`;
     const remaining = this.store.list(key).items;
     if (remaining.length === 0) {
       const type = this.#typeOf(crdKey);
       if (type)
-        this.writer.removeFinalizer(type, '', crd.metadata?.name ?? '', crdCleanupFinalizer);
+        await this.writer.removeFinalizer(type, '', crd.metadata?.name ?? '', crdCleanupFinalizer);
       return;
     }
     for (const object of remaining) {
-      this.#deleteQuietly({
+      await this.#deleteQuietly({
         key,
         namespace: object.metadata?.namespace ?? '',
         name: object.metadata?.name ?? '',
       });
     }
   }
+}
+
+/** The identity the server's own controllers write as (what webhooks see in userInfo). */
+function controllerUser(controller: string): UserInfo {
+  return {
+    username: `system:serviceaccount:kube-system:${controller}`,
+    uid: '',
+    groups: [
+      'system:serviceaccounts',
+      'system:serviceaccounts:kube-system',
+      'system:authenticated',
+    ],
+  };
 }
 
 function isConflict(error: unknown): boolean {
