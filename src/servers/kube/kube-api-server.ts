@@ -6,7 +6,7 @@
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:https';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseAllDocuments } from 'yaml';
@@ -156,6 +156,11 @@ export async function startKubeApiServer(options: KubeApiServerOptions): Promise
       `HTTP/1.1 400 Bad Request\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
     );
   });
+  const sockets = new Set<Socket>();
+  server.on('connection', (socket: Socket) => {
+    sockets.add(socket);
+    socket.once('close', () => sockets.delete(socket));
+  });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(options.port ?? 0, '127.0.0.1', resolve);
@@ -180,12 +185,13 @@ export async function startKubeApiServer(options: KubeApiServerOptions): Promise
       new Promise((resolve) => {
         controllers.stop();
         api.endWatches();
-        server.closeIdleConnections();
-        server.closeAllConnections();
         server.close(() => {
           store.close();
           resolve();
         });
+        // Also the sockets HTTP does not track yet (mid-handshake): close waits for every one.
+        for (const socket of sockets) socket.destroy();
+        server.closeAllConnections();
       }),
   };
 }

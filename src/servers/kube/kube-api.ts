@@ -217,7 +217,8 @@ export class KubeApi {
       return;
     }
     const user = await this.access.authenticate(request);
-    const document = openApiDocument(this.registry, path) ?? discoveryDocument(this.registry, path);
+    const document =
+      (await openApiDocument(this.registry, path)) ?? discoveryDocument(this.registry, path);
     if (document !== undefined) {
       this.access.authorizer.require(user, { kind: 'nonResource', verb: 'get', path });
       sendJson(response, 200, document);
