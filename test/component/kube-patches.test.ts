@@ -119,6 +119,58 @@ describe('patches and explain', () => {
     expect(noMergeKey.stderr).toContain('does not contain declared merge key: name');
   });
 
+  it('applies server-side: field managers, conflicts, --force-conflicts, dropped fields', async () => {
+    await fixture.kubectl(['create', 'namespace', 'ssa']);
+    const manifest = greenPod.replace('namespace: sg-per-pod', 'namespace: ssa');
+    const apply = (text: string, ...flags: string[]) =>
+      fixture.kubectl(['apply', '--server-side', ...flags, '-f', '-'], text);
+    const path = '/apis/apps/v1/namespaces/ssa/deployments/green-pod';
+    expect((await apply(manifest)).stdout).toBe('deployment.apps/green-pod serverside-applied\n');
+    const first = await fixture.call('GET', path);
+    expect((await apply(manifest)).stdout).toBe('deployment.apps/green-pod serverside-applied\n');
+    const second = await fixture.call('GET', path);
+    expect((second.body.metadata as { resourceVersion: string }).resourceVersion).toBe(
+      (first.body.metadata as { resourceVersion: string }).resourceVersion,
+    );
+    await fixture.kubectl(['-n', 'ssa', 'scale', 'deployment', 'green-pod', '--replicas=3']);
+    const conflict = await apply(manifest);
+    expect(conflict.code).toBe(1);
+    expect(conflict.stderr).toContain(
+      'Apply failed with 1 conflict: conflict with "kubectl" using apps/v1: .spec.replicas',
+    );
+    expect((await apply(manifest, '--force-conflicts')).code).toBe(0);
+    const forced = await fixture.kubectl([
+      '-n',
+      'ssa',
+      'get',
+      'deployment',
+      'green-pod',
+      '--show-managed-fields',
+      '-o',
+      'json',
+    ]);
+    const object = JSON.parse(forced.stdout) as {
+      spec: { replicas: number };
+      metadata: { managedFields: { manager: string; operation: string }[] };
+    };
+    expect(object.spec.replicas).toBe(1);
+    expect(object.metadata.managedFields.map((entry) => [entry.manager, entry.operation])).toEqual([
+      ['kubectl', 'Apply'],
+    ]);
+    const withoutUser = manifest.replace(/\s+- name: USER\n\s+value: eksworkshop/, '');
+    expect(withoutUser).not.toContain('name: USER');
+    await apply(withoutUser);
+    const after = await fixture.call('GET', path);
+    const env = (after.body.spec as { template: { spec: { containers: Container[] } } }).template
+      .spec.containers[0]?.env;
+    expect(env?.map((variable) => variable.name)).toEqual(['HOST', 'DBNAME', 'PASSWORD']);
+    const anonymous = await fixture.call('PATCH', path, {
+      contentType: 'application/apply-patch+yaml',
+      body: manifest,
+    });
+    expect(anonymous).toMatchObject({ status: 422, body: { reason: 'Invalid' } });
+  });
+
   it('explains built-in and custom fields, and lists sgp in api-resources', async () => {
     const custom = await fixture.kubectl(['explain', 'securitygrouppolicy.spec.securityGroups']);
     expect(custom.stdout).toContain('FIELD: securityGroups <Object>');

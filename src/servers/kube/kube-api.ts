@@ -27,8 +27,16 @@ import {
   type FieldValidation,
   type WriteContext,
 } from './object-writes.js';
-import { patchFunctionOf } from './patches.js';
-import { bodyObject, deleteOptionsOf, mediaTypeOf, readBody } from './request-body.js';
+import { serverSideApply } from './managed-fields.js';
+import { mergePatch, patchFunctionOf } from './patches.js';
+import {
+  bodyObject,
+  deleteOptionsOf,
+  mediaTypeOf,
+  parseYamlObject,
+  readBody,
+} from './request-body.js';
+import { strategicMergePatch } from './strategic-merge-patch.js';
 import { fieldMatcher, labelMatcher } from './selectors.js';
 import { methodNotAllowed, notFound, resourceNotFound, statusBody } from './status-errors.js';
 import type { ServiceAccountTokens } from './service-account-tokens.js';
@@ -87,6 +95,15 @@ function fieldValidationOf(query: URLSearchParams): FieldValidation {
     400,
     `fieldValidation must be one of "Ignore", "Warn", "Strict", got ${JSON.stringify(value)}`,
   );
+}
+
+const applyPatchMediaType = 'application/apply-patch+yaml';
+
+/** `fieldManager`, or the client's name from its User-Agent (`kubectl/v1.32.4 …` → kubectl). */
+function fieldManagerOf(query: URLSearchParams, request: IncomingMessage): string {
+  const named = query.get('fieldManager');
+  if (named) return named;
+  return (request.headers['user-agent'] ?? '').split('/')[0]?.trim() || 'unknown';
 }
 
 /** `dryRun=All` (the only value Kubernetes accepts), or none. */
@@ -307,6 +324,7 @@ export class KubeApi {
       ...context,
       fieldValidation: fieldValidationOf(query),
       dryRun: dryRunOf(query),
+      fieldManager: fieldManagerOf(query, request),
     };
     if (!target.name) {
       switch (method) {
@@ -344,24 +362,8 @@ export class KubeApi {
     const { type, namespace, subresource } = target;
     if (subresource === 'scale') return this.#serveScale(target, name, request, context);
     switch (request.method ?? 'GET') {
-      case 'GET': {
-        const object = this.store.get(storageKeyOf(type), namespace, name);
-        if (!object) throw notFound(type, name);
-        const typed = withTypeMeta(object, type);
-        if (wantsTable(request.headers.accept) && !subresource) {
-          return {
-            status: 200,
-            body: tableOf(
-              type,
-              storageKeyOf(type),
-              [typed],
-              typed.metadata?.resourceVersion ?? '',
-              includeObjectOf(query),
-            ),
-          };
-        }
-        return { status: 200, body: typed };
-      }
+      case 'GET':
+        return { status: 200, body: this.#getObject(target, name, request, query) };
       case 'PUT': {
         const object = await bodyObject(request);
         const options = { context, ...(subresource ? { subresource } : {}) };
@@ -371,6 +373,9 @@ export class KubeApi {
         };
       }
       case 'PATCH': {
+        if (mediaTypeOf(request) === applyPatchMediaType) {
+          return this.#serverSideApply(target, name, request, query, context);
+        }
         const apply = patchFunctionOf(
           mediaTypeOf(request),
           (await readBody(request)).toString('utf8'),
@@ -393,6 +398,82 @@ export class KubeApi {
       default:
         throw methodNotAllowed();
     }
+  }
+
+  /** One object, or its one-row Table when kubectl asks for one. */
+  #getObject(
+    target: Target,
+    name: string,
+    request: IncomingMessage,
+    query: URLSearchParams,
+  ): unknown {
+    const { type, namespace, subresource } = target;
+    const object = this.store.get(storageKeyOf(type), namespace, name);
+    if (!object) throw notFound(type, name);
+    const typed = withTypeMeta(object, type);
+    if (!wantsTable(request.headers.accept) || subresource) return typed;
+    return tableOf(
+      type,
+      storageKeyOf(type),
+      [typed],
+      typed.metadata?.resourceVersion ?? '',
+      includeObjectOf(query),
+    );
+  }
+
+  /**
+   * Server-side apply (`kubectl apply --server-side`): the applied configuration merged with
+   * field ownership (managed-fields.ts); creates the object when it does not exist.
+   */
+  async #serverSideApply(
+    target: Target,
+    name: string,
+    request: IncomingMessage,
+    query: URLSearchParams,
+    context: WriteContext,
+  ): Promise<Answer> {
+    const { type, namespace, subresource } = target;
+    if (!query.get('fieldManager')) {
+      throw new KubeStatusError(
+        'Invalid',
+        422,
+        'PatchOptions.meta.k8s.io "" is invalid: fieldManager: Required value: is required for apply patch',
+      );
+    }
+    const applied = parseYamlObject((await readBody(request)).toString('utf8'));
+    if (
+      applied.kind !== type.kind ||
+      (applied.apiVersion && applied.apiVersion !== apiVersionOf(type))
+    ) {
+      throw new KubeStatusError(
+        'BadRequest',
+        400,
+        `the apply patch is for ${String(applied.apiVersion)}, Kind=${String(applied.kind)}, not ${apiVersionOf(type)}, Kind=${type.kind}`,
+      );
+    }
+    const key = storageKeyOf(type);
+    const merge = (current: KubeObject, configuration: KubeObject): KubeObject =>
+      type.custom
+        ? (mergePatch(current, configuration) as KubeObject)
+        : strategicMergePatch(key, current, configuration);
+    const apply = (current: KubeObject | undefined) =>
+      serverSideApply({
+        current,
+        applied: { ...applied, metadata: { ...applied.metadata, name } },
+        storageKey: key,
+        manager: context.fieldManager ?? '',
+        force: query.get('force') === 'true',
+        merge,
+      });
+    const applyContext = { ...context, applied: true };
+    if (!this.store.get(key, namespace, name)) {
+      return {
+        status: 201,
+        body: await this.writer.create(type, namespace, apply(undefined), applyContext),
+      };
+    }
+    const options = { context: applyContext, ...(subresource ? { subresource } : {}) };
+    return { status: 200, body: await this.writer.update(type, namespace, name, apply, options) };
   }
 
   /** SelfSubjectAccessReview (`kubectl auth can-i`): RBAC's answer for the caller. */

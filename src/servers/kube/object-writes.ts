@@ -10,6 +10,7 @@ import type { UserInfo } from './authentication.js';
 import { defaultedBuiltin, validateBuiltin, validateMetadata } from './builtin-admission.js';
 import type { WebhookAdmission } from './admission-webhooks.js';
 import { crdStatus, defaultedCrd, validateCrd } from './custom-resources.js';
+import { afterUpdate } from './managed-fields.js';
 import { apiVersionOf, storageKeyOf, type ResourceType } from './kube-resources.js';
 import { invalid, notFound, qualifiedResource, storageError } from './status-errors.js';
 import { StorageConflict, type KubeObject, type KubeStore } from './storage/kube-store.js';
@@ -23,6 +24,10 @@ export interface WriteContext {
   readonly warnings?: string[];
   /** `dryRun=All`: everything but the write itself. */
   readonly dryRun?: boolean;
+  /** Who owns the fields this write sets (managedFields); `fieldManager`, else the client. */
+  readonly fieldManager?: string;
+  /** A server-side apply: the object already carries the managedFields it computed. */
+  readonly applied?: boolean;
 }
 
 export type PropagationPolicy = 'Background' | 'Foreground' | 'Orphan';
@@ -394,6 +399,7 @@ export class ObjectWriter {
       }
       await this.webhooks.validate({ ...attributes, object: withTypeMeta(admitted, type) });
     }
+    if (!context.applied) admitted = this.#withManagedFields(type, undefined, admitted, context);
     const stored = type.subresources?.includes('status')
       ? withStatus(admitted, type.custom ? undefined : initialStatus(key, admitted))
       : admitted;
@@ -405,6 +411,27 @@ export class ObjectWriter {
     } catch (error) {
       throw storageError(error, type, name);
     }
+  }
+
+  /** The object with the fields this write changed owned by its manager. */
+  #withManagedFields(
+    type: ResourceType,
+    previous: KubeObject | undefined,
+    next: KubeObject,
+    context: WriteContext,
+    subresource?: string,
+  ): KubeObject {
+    const typed = withTypeMeta(next, type);
+    const managedFields = afterUpdate(
+      previous,
+      typed,
+      storageKeyOf(type),
+      context.fieldManager ?? 'unknown',
+      subresource,
+    );
+    const metadata: Json = { ...next.metadata, managedFields };
+    if (managedFields.length === 0) delete metadata.managedFields;
+    return { ...next, metadata };
   }
 
   /** Stored custom resources carry their storage version; reads rewrite it (conversion None). */
@@ -458,8 +485,8 @@ export class ObjectWriter {
     checkResourceVersion(type, current, proposed);
     let next = this.#nextVersion(type, view, proposed, options);
     if (sameContent(next, view)) return view;
-    if (this.webhooks)
-      next = await this.#webhooksOnUpdate(this.webhooks, type, view, next, options);
+    next = await this.#admissionOnUpdate(type, view, next, options);
+    if (sameContent(next, view)) return view;
     const version = current.metadata?.resourceVersion;
     const writes = this.#writes(options.context?.dryRun);
     try {
@@ -475,6 +502,21 @@ export class ObjectWriter {
       }
       throw answered;
     }
+  }
+
+  /** Webhooks, then field ownership, on an update: the object to store. */
+  async #admissionOnUpdate(
+    type: ResourceType,
+    view: KubeObject,
+    next: KubeObject,
+    options: { subresource?: string; context?: WriteContext },
+  ): Promise<KubeObject> {
+    const admitted = this.webhooks
+      ? await this.#webhooksOnUpdate(this.webhooks, type, view, next, options)
+      : next;
+    return options.context?.applied
+      ? admitted
+      : this.#withManagedFields(type, view, admitted, options.context ?? {}, options.subresource);
   }
 
   /** Mutating then validating webhooks on an update; returns the object to store. */

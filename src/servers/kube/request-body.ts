@@ -56,7 +56,8 @@ export function parseJsonObject(body: string): KubeObject {
   return parsed as KubeObject;
 }
 
-function parseYamlObject(body: string): KubeObject {
+/** A YAML (or JSON) mapping; anything else is 400. */
+export function parseYamlObject(body: string): KubeObject {
   let parsed: unknown;
   try {
     parsed = parseYaml(body, { maxAliasCount: 100 });

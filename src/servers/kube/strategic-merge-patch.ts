@@ -79,6 +79,15 @@ const listStrategies: Readonly<Record<string, Readonly<Record<string, ListStrate
     Object.entries(kindLists).map(([key, lists]) => [key, { ...metadataLists, ...lists }]),
   );
 
+/** The keyed lists of a kind: dotted list path → merge key (what field ownership keys items by). */
+export function listMergeKeys(storageKey: string): Readonly<Record<string, string>> {
+  return Object.fromEntries(
+    Object.entries(listStrategies[storageKey] ?? {}).flatMap(([path, strategy]) =>
+      strategy === 'set' ? [] : [[path, strategy.mergeKey]],
+    ),
+  );
+}
+
 /** Whether the kind has strategic-merge semantics here (custom resources do not: 415). */
 export function supportsStrategicMerge(storageKey: string): boolean {
   return storageKey in listStrategies;
