@@ -107,11 +107,12 @@ async function measure(connection: Connection, pid: number): Promise<Record<stri
     `${connection.url}${namespace}/pods?watch=true`,
     { ca: connection.ca, headers: { Authorization: `Bearer ${connection.token}` } },
     (response) => {
+      let partial = '';
       response.on('data', (chunk: Buffer) => {
-        watched += chunk
-          .toString()
-          .split('\n')
-          .filter((line) => line.includes('"ADDED"')).length;
+        // Events are lines; a chunk may end mid-line.
+        const lines = (partial + chunk.toString()).split('\n');
+        partial = lines.pop() ?? '';
+        watched += lines.filter((line) => line.startsWith('{"type":"ADDED"')).length;
         lastEventAt = performance.now();
       });
     },
