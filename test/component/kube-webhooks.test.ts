@@ -168,6 +168,20 @@ describe('admission webhooks', () => {
     reviews.length = 0;
     await fixture.kubectl(['-n', 'plain', 'create', 'configmap', 'two']);
     expect(reviews).toEqual([]);
+
+    const dry = await fixture.kubectl([
+      '-n',
+      'hooked',
+      'create',
+      'configmap',
+      'dry',
+      '--dry-run=server',
+    ]);
+    expect(dry.stdout).toBe('configmap/dry created (server dry run)\n');
+    expect(reviews.map((review) => review.request.dryRun)).toEqual([true, true]);
+    expect((await fixture.call('GET', '/api/v1/namespaces/hooked/configmaps/dry')).status).toBe(
+      404,
+    );
   });
 
   it('shows a denial as kubectl shows it, and stores nothing', async () => {
@@ -185,6 +199,37 @@ describe('admission webhooks', () => {
     );
     expect((await fixture.call('GET', '/api/v1/namespaces/hooked/configmaps/bad')).status).toBe(
       404,
+    );
+  });
+
+  it('refuses a dry run a webhook with side effects would see', async () => {
+    const patched = await fixture.call(
+      'PATCH',
+      '/apis/admissionregistration.k8s.io/v1/validatingwebhookconfigurations/validating-test',
+      {
+        contentType: 'application/json-patch+json',
+        body: '[{"op":"replace","path":"/webhooks/0/sideEffects","value":"Some"}]',
+      },
+    );
+    expect(patched.status).toBe(200);
+    const dry = await fixture.kubectl([
+      '-n',
+      'hooked',
+      'create',
+      'configmap',
+      'dry',
+      '--dry-run=server',
+    ]);
+    expect(dry.stderr).toContain(
+      'admission webhook "validating.sgpods.test" does not support dry run',
+    );
+    await fixture.call(
+      'PATCH',
+      '/apis/admissionregistration.k8s.io/v1/validatingwebhookconfigurations/validating-test',
+      {
+        contentType: 'application/json-patch+json',
+        body: '[{"op":"replace","path":"/webhooks/0/sideEffects","value":"None"}]',
+      },
     );
   });
 

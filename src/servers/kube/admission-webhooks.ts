@@ -2,7 +2,8 @@
  * Dynamic admission: MutatingWebhookConfiguration and ValidatingWebhookConfiguration
  * (admissionregistration.k8s.io/v1) called over HTTPS with an AdmissionReview v1, as
  * kube-apiserver calls them — `rules` (operations, groups, versions, resources, scope),
- * `namespaceSelector`, `objectSelector`, `failurePolicy`, `timeoutSeconds`, the `caBundle`
+ * `namespaceSelector`, `objectSelector`, `failurePolicy`, `timeoutSeconds`, `sideEffects` (a
+ * dry run is refused by a webhook that may have side effects), the `caBundle`
  * checked, mutating webhooks in order with their JSON patches applied (and re-invoked once when
  * `reinvocationPolicy: IfNeeded` and a later one changed the object), then validating ones; the
  * caller's identity as `userInfo`. A denial is the webhook's Status prefixed
@@ -59,6 +60,7 @@ interface Webhook {
   readonly objectSelector?: LabelSelector;
   readonly timeoutSeconds?: number;
   readonly reinvocationPolicy?: 'Never' | 'IfNeeded';
+  readonly sideEffects?: string;
 }
 
 /** Where a webhook's service is reachable: `https://host:port`, and the name its cert carries. */
@@ -230,6 +232,13 @@ export class WebhookAdmission {
     attributes: AdmissionAttributes,
   ): Promise<AdmissionResponse | undefined> {
     const name = webhook.name ?? '';
+    if (attributes.dryRun && !['None', 'NoneOnDryRun'].includes(webhook.sideEffects ?? '')) {
+      throw new KubeStatusError(
+        'BadRequest',
+        400,
+        `admission webhook "${name}" does not support dry run`,
+      );
+    }
     let response: AdmissionResponse;
     try {
       response = await this.#post(webhook, reviewOf(attributes));
