@@ -12,6 +12,7 @@ import { ec2ErrorXml, ec2ResponseXml, type XmlValue } from './query/ec2-xml.js';
 import { QueryParams } from './query/query-params.js';
 import { queryErrorXml, queryResponseXml, type QueryValue } from './query/query-xml.js';
 import { verifySignature, type Credentials } from './query/sigv4.js';
+import { readLimitedBody } from '../../adapters/http/read-body.js';
 
 /** Serves one EC2 action; throws `Ec2RequestError` for an AWS error. */
 export type Ec2Dispatcher = (
@@ -81,29 +82,16 @@ function claimedService(request: IncomingMessage): Service | undefined {
 }
 
 function readBody(request: IncomingMessage): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    request.on('data', (chunk: Buffer) => {
-      size += chunk.length;
-      if (size > maxBodyBytes) {
-        reject(
-          new Ec2RequestError(
-            'RequestEntityTooLarge',
-            'Request body exceeds the maximum allowed size.',
-            413,
-          ),
-        );
-        request.destroy();
-        return;
-      }
-      chunks.push(chunk);
-    });
-    request.on('end', () => {
-      resolve(Buffer.concat(chunks));
-    });
-    request.on('error', reject);
-  });
+  return readLimitedBody(
+    request,
+    maxBodyBytes,
+    () =>
+      new Ec2RequestError(
+        'RequestEntityTooLarge',
+        'Request body exceeds the maximum allowed size.',
+        413,
+      ),
+  );
 }
 
 function send(

@@ -4,6 +4,7 @@
  */
 import type { IncomingMessage } from 'node:http';
 import { parse as parseYaml } from 'yaml';
+import { readLimitedBody } from '../../adapters/http/read-body.js';
 import { KubeStatusError } from '../../core/errors.js';
 import { decodeProtobufBody, protobufMediaType } from './protobuf-body.js';
 import type { KubeObject } from './storage/kube-store.js';
@@ -15,23 +16,11 @@ export function mediaTypeOf(request: IncomingMessage): string {
 }
 
 export function readBody(request: IncomingMessage): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    request.on('data', (chunk: Buffer) => {
-      size += chunk.length;
-      if (size > maxBodyBytes) {
-        reject(new KubeStatusError('RequestEntityTooLarge', 413, 'request entity too large'));
-        request.destroy();
-        return;
-      }
-      chunks.push(chunk);
-    });
-    request.on('end', () => {
-      resolve(Buffer.concat(chunks));
-    });
-    request.on('error', reject);
-  });
+  return readLimitedBody(
+    request,
+    maxBodyBytes,
+    () => new KubeStatusError('RequestEntityTooLarge', 413, 'request entity too large'),
+  );
 }
 
 function unreadable(detail: string): KubeStatusError {
