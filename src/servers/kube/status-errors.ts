@@ -49,10 +49,6 @@ export function resourceNotFound(): KubeStatusError {
   return new KubeStatusError('NotFound', 404, 'the server could not find the requested resource');
 }
 
-export function badRequest(message: string): KubeStatusError {
-  return new KubeStatusError('BadRequest', 400, message);
-}
-
 /** 422 Invalid, as apiserver renders `field.ErrorList`: `Kind "name" is invalid: [a, b]`. */
 export function invalid(
   type: ResourceType,

@@ -34,7 +34,7 @@ function isObject(value: unknown): value is Json {
 }
 
 /** `/spec/containers/0/name` → `spec.containers[0].name`. */
-export function fieldPathOf(instancePath: string): string {
+function fieldPathOf(instancePath: string): string {
   return instancePath
     .split('/')
     .slice(1)
