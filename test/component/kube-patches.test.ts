@@ -10,7 +10,7 @@ import { bundledCrdDirectory } from '../../src/servers/kube/kube-api-server.js';
 import { startKubeFixture, type KubeFixture } from '../support/kube-fixture.js';
 
 const greenPod = readFileSync(
-  new URL('../../../shared/seed/workshop/green-pod.yaml', import.meta.url),
+  new URL('../../examples/workshop/green-pod.yaml', import.meta.url),
   'utf8',
 );
 
