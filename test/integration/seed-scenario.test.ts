@@ -2,8 +2,9 @@
  * The seed scenario on real packets: the workshop's groups (read from the describe-* example),
  * a real PostgreSQL behind RDS_SG, green on a branch ENI carrying POD_SG, red leaving through the
  * node's ENI (a secondary IP, the node group's SG). Green reads the table; red times out — with
- * psql, the same libpq the workshop app uses.
+ * psql, and with the workshop app itself (images/workshop-app.py, libpq through psycopg2).
  */
+import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -48,7 +49,7 @@ async function psql(namespace: string): Promise<{ ok: boolean; output: string }>
         '-t',
         conninfo,
         '-c',
-        'select * from welcome order by id',
+        'select * from welcome',
       ],
       { timeoutMs: 60_000 },
     );
@@ -101,8 +102,9 @@ describe.skipIf(!isRoot)('the seed scenario: green reaches RDS, red times out', 
     await postgres.start(password);
     await postgres.sql(`create user eksworkshop with password '${password}'`);
     await postgres.sql('create database eksworkshop owner eksworkshop');
+    // The workshop's table, as its instructions create it.
     await postgres.sql(
-      "create table welcome (id int primary key, message text); insert into welcome values (1, 'Welcome to the eksworkshop'), (2, 'Security groups for pods');alter table welcome owner to eksworkshop;",
+      "create table welcome (column1 text); insert into welcome values ('--------------------------'); insert into welcome values ('Welcome to the eksworkshop'); insert into welcome values ('--------------------------'); alter table welcome owner to eksworkshop;",
       'eksworkshop',
     );
   });
@@ -116,7 +118,7 @@ describe.skipIf(!isRoot)('the seed scenario: green reaches RDS, red times out', 
 
   it('green (branch ENI, POD_SG) reads the welcome table', async () => {
     const result = await psql(ns('green'));
-    expect(result.output).toContain('1|Welcome to the eksworkshop');
+    expect(result.output.split('\n')).toContain('Welcome to the eksworkshop');
     expect(result.ok).toBe(true);
   });
 
@@ -127,4 +129,48 @@ describe.skipIf(!isRoot)('the seed scenario: green reaches RDS, red times out', 
     const drops = await router?.dropCounters();
     expect(drops?.byInterface.get('eni-0d44e55f66a77b884')?.ingress).toBeGreaterThan(0);
   });
+
+  it('runs the workshop app (fmedery/app:latest): green prints the rows, red the timeout', async () => {
+    expect(await workshopAppFirstLine(ns('green'))).toBe(
+      "[('--------------------------',), ('Welcome to the eksworkshop',), ('--------------------------',)]",
+    );
+    expect(await workshopAppFirstLine(ns('node'))).toBe(
+      'Database connection failed due to timeout expired',
+    );
+  });
 });
+
+/** The first line the workshop app prints in a namespace (then it is stopped). */
+function workshopAppFirstLine(namespace: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const app = spawn(
+      'ip',
+      ['netns', 'exec', namespace, '/usr/bin/python3', join(repoRoot, 'images/workshop-app.py')],
+      {
+        env: {
+          PATH: process.env.PATH ?? '',
+          HOST: rdsAddress,
+          DBNAME: 'eksworkshop',
+          USER: 'eksworkshop',
+          PASSWORD: password,
+        },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
+    let output = '';
+    let errors = '';
+    const deadline = setTimeout(() => {
+      app.kill('SIGKILL');
+      reject(new Error(`the workshop app printed nothing in 30 s: ${errors}`));
+    }, 30_000);
+    app.stderr.on('data', (chunk: Buffer) => (errors += chunk.toString()));
+    app.stdout.on('data', (chunk: Buffer) => {
+      output += chunk.toString();
+      const newline = output.indexOf('\n');
+      if (newline < 0) return;
+      clearTimeout(deadline);
+      app.kill('SIGKILL');
+      resolve(output.slice(0, newline));
+    });
+  });
+}
