@@ -7,10 +7,19 @@ connect timeout 5 s) and print the rows of `welcome`, or why it failed — a gre
 and a red one `Database connection failed due to timeout expired`.
 """
 import os
+import re
 import sys
 import time
 
 import psycopg2
+
+
+def reason(error: Exception) -> str:
+    """The failure as the workshop image's libpq worded it: libpq 14+ prefixes
+    'connection to server at "…", port … failed: ' to what older ones said ('timeout expired')."""
+    message = str(error).strip()
+    match = re.match(r'connection to server at "[^"]*"(?: \([^)]*\))?, port \d+ failed: (.*)', message, re.S)
+    return match.group(1).strip() if match else message
 
 
 def once() -> None:
@@ -23,14 +32,14 @@ def once() -> None:
             connect_timeout=5,
         )
     except Exception as error:  # the workshop app reports every failure the same way
-        print(f"Database connection failed due to {str(error).strip()}", flush=True)
+        print(f"Database connection failed due to {reason(error)}", flush=True)
         return
     try:
         with connection.cursor() as cursor:
             cursor.execute("SELECT * FROM welcome;")
             print(cursor.fetchall(), flush=True)
     except Exception as error:
-        print(f"Database query failed due to {str(error).strip()}", flush=True)
+        print(f"Database query failed due to {reason(error)}", flush=True)
     finally:
         connection.close()
 
