@@ -9,6 +9,7 @@ import { apiVersionOf, standardVerbs, type ResourceRegistry } from './kube-resou
 const subresourceKinds: Readonly<Record<string, Record<string, unknown>>> = {
   scale: { group: 'autoscaling', version: 'v1', kind: 'Scale', verbs: ['get', 'patch', 'update'] },
   token: { group: 'authentication.k8s.io', version: 'v1', kind: 'TokenRequest', verbs: ['create'] },
+  log: { kind: 'Pod', verbs: ['get'] },
 };
 
 export function discoveryDocument(registry: ResourceRegistry, path: string): unknown {

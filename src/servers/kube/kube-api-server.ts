@@ -34,6 +34,8 @@ export interface KubeApiServerOptions {
   readonly resolveService?: ServiceResolver;
   /** CRD manifests (YAML, one or more documents) created or updated at start. */
   readonly crdManifests?: readonly string[];
+  /** Where kubelets write container logs (default `<home>/pod-logs`). */
+  readonly podLogDirectory?: string;
   /** BOOKMARK interval for watches that allow them. */
   readonly bookmarkIntervalMs?: number;
   readonly onInternalError?: (error: unknown) => void;
@@ -114,6 +116,7 @@ export async function startKubeApiServer(options: KubeApiServerOptions): Promise
   const serviceAccountTokens = new ServiceAccountTokens(join(home, 'pki', 'service-account.key'));
   const access = new AccessControl(store, readTokens(tokens.path), serviceAccountTokens);
   const api = new KubeApi(store, access, serviceAccountTokens, {
+    podLogDirectory: options.podLogDirectory ?? join(home, 'pod-logs'),
     ...(options.resolveService ? { resolveService: options.resolveService } : {}),
     ...(options.bookmarkIntervalMs !== undefined
       ? { bookmarkIntervalMs: options.bookmarkIntervalMs }

@@ -28,6 +28,7 @@ import {
   type WriteContext,
 } from './object-writes.js';
 import { serverSideApply } from './managed-fields.js';
+import { servePodLog } from './pod-logs.js';
 import { mergePatch, patchFunctionOf } from './patches.js';
 import {
   bodyObject,
@@ -48,6 +49,8 @@ export const servedVersion = { major: '1', minor: '32', gitVersion: 'v1.32.0' } 
 export const initialNamespaces = ['default', 'kube-system', 'kube-public', 'kube-node-lease'];
 
 export interface KubeApiOptions {
+  /** Where the kubelets write container logs (`pods/<name>/log` reads them). */
+  readonly podLogDirectory?: string;
   /** Where admission webhooks' services are reachable (none: such webhooks cannot be called). */
   readonly resolveService?: ServiceResolver;
   /** How often a watch with `allowWatchBookmarks=true` gets a BOOKMARK (the real one: ~1 min). */
@@ -150,6 +153,7 @@ export class KubeApi {
   /** Open watch streams: ended cleanly at shutdown, so clients re-watch from their last version. */
   readonly #watches = new Set<ServerResponse>();
   readonly #bookmarkIntervalMs: number;
+  readonly #podLogDirectory: string;
 
   constructor(
     readonly store: KubeStore,
@@ -159,6 +163,7 @@ export class KubeApi {
   ) {
     this.writer = new ObjectWriter(store, new WebhookAdmission(store, options.resolveService));
     this.#bookmarkIntervalMs = options.bookmarkIntervalMs ?? 60_000;
+    this.#podLogDirectory = options.podLogDirectory ?? 'pod-logs';
     this.refreshCustomResources();
     store.subscribe((change) => {
       if (change.resource === crdKey) this.refreshCustomResources();
@@ -246,6 +251,10 @@ export class KubeApi {
     const query = url.searchParams;
     const watch = ['true', '1'].includes(query.get('watch') ?? '');
     this.access.authorizer.require(user, attributesOf(target, request.method ?? 'GET', watch));
+    if (target.subresource === 'log') {
+      this.#serveLog(target, request, query, response);
+      return;
+    }
     if (request.method === 'GET' && watch && !target.subresource) {
       this.#watch(target, query, request, response);
       return;
@@ -260,6 +269,26 @@ export class KubeApi {
         ? { Warning: warnings.map((warning) => `299 - ${JSON.stringify(warning)}`) }
         : {},
     );
+  }
+
+  /** `pods/<name>/log`: the container log the kubelet wrote (pod-logs.ts). */
+  #serveLog(
+    target: Target,
+    request: IncomingMessage,
+    query: URLSearchParams,
+    response: ServerResponse,
+  ): void {
+    if (request.method !== 'GET' || !target.name) throw methodNotAllowed();
+    const pod = this.store.get('/pods', target.namespace, target.name);
+    if (!pod) throw notFound(target.type, target.name);
+    servePodLog({
+      store: this.store,
+      directory: this.#podLogDirectory,
+      pod,
+      query,
+      request,
+      response,
+    });
   }
 
   #selected(
