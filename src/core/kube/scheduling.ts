@@ -7,6 +7,7 @@
  * worded as the scheduler's FailedScheduling event words them
  * (`0/2 nodes are available: 2 Insufficient vpc.amazonaws.com/pod-eni.`).
  */
+import { requirementMatches, type Operator } from './label-selector.js';
 import { parseQuantity } from './quantity.js';
 
 type Json = Record<string, unknown>;
@@ -79,36 +80,20 @@ function untoleratedTaint(podSpec: Json, node: SchedulingNode): Json | undefined
 
 const text = (value: unknown): string => (typeof value === 'string' ? value : '');
 
-/** `Gt` / `Lt`: both sides must be integers. */
-function compares(operator: string, value: string | undefined, bound: string | undefined): boolean {
-  const integer = /^-?\d+$/;
-  if (value === undefined || bound === undefined || !integer.test(value) || !integer.test(bound)) {
-    return false;
-  }
-  const difference = BigInt(value) - BigInt(bound);
-  return operator === 'Gt' ? difference > 0n : difference < 0n;
-}
+const affinityOperators = new Set(['In', 'NotIn', 'Exists', 'DoesNotExist', 'Gt', 'Lt']);
 
-/** One `matchExpressions` requirement of node affinity (which also has Gt and Lt). */
+/** One `matchExpressions` requirement of node affinity: a label requirement (Gt and Lt too). */
 function expressionMatches(expression: Json, labels: Readonly<Record<string, string>>): boolean {
-  const key = text(expression.key);
-  const values = (expression.values as string[] | undefined) ?? [];
-  const value = Object.hasOwn(labels, key) ? labels[key] : undefined;
-  switch (expression.operator) {
-    case 'In':
-      return value !== undefined && values.includes(value);
-    case 'NotIn':
-      return value === undefined || !values.includes(value);
-    case 'Exists':
-      return value !== undefined;
-    case 'DoesNotExist':
-      return value === undefined;
-    case 'Gt':
-    case 'Lt':
-      return compares(expression.operator, value, values[0]);
-    default:
-      return false;
-  }
+  const operator = text(expression.operator);
+  if (!affinityOperators.has(operator)) return false;
+  return requirementMatches(
+    {
+      key: text(expression.key),
+      operator: operator as Operator,
+      values: (expression.values as string[] | undefined) ?? [],
+    },
+    labels,
+  );
 }
 
 function affinityMatches(podSpec: Json, node: SchedulingNode): boolean {
