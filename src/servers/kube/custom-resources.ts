@@ -6,7 +6,7 @@
 import type { FieldError } from '../../core/errors.js';
 import { invalidValue, requiredValue } from '../../core/kube/label-validation.js';
 import type { CustomResourceTraits, PrinterColumn, ResourceType } from './kube-resources.js';
-import type { KubeObject } from './storage/kube-store.js';
+import { kubeTimestamp, type KubeObject } from './storage/kube-store.js';
 import { CustomResourceSchema, type JsonSchema } from './structural-schema.js';
 
 interface CrdNames {
@@ -171,7 +171,7 @@ export function validateCrd(crd: KubeObject): FieldError[] {
 /** The status the server keeps: names accepted, established, the stored versions. */
 export function crdStatus(crd: KubeObject, previous?: KubeObject): Record<string, unknown> {
   const spec = specOf(crd);
-  const now = new Date().toISOString().replace(/\.\d{3}Z$/, 'Z');
+  const now = kubeTimestamp();
   const stored = new Set<string>(
     (previous?.status as { storedVersions?: string[] } | undefined)?.storedVersions ?? [],
   );

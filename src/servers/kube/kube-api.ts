@@ -824,7 +824,7 @@ function selfSubjectReview(user: UserInfo): unknown {
   return {
     apiVersion: 'authentication.k8s.io/v1',
     kind: 'SelfSubjectReview',
-    metadata: { creationTimestamp: new Date().toISOString().replace(/\.\d{3}Z$/, 'Z') },
+    metadata: { creationTimestamp: now() },
     status: { userInfo: { username: user.username, uid: user.uid, groups: [...user.groups] } },
   };
 }

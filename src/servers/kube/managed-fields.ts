@@ -7,7 +7,7 @@
  * to a different value, unless forced (then ownership moves to the applier).
  */
 import { KubeStatusError } from '../../core/errors.js';
-import type { KubeObject } from './storage/kube-store.js';
+import { kubeTimestamp, type KubeObject } from './storage/kube-store.js';
 import { listMergeKeys } from './strategic-merge-patch.js';
 
 type Json = Record<string, unknown>;
@@ -135,7 +135,7 @@ function entriesOf(object: KubeObject): ManagedFieldsEntry[] {
 }
 
 function now(): string {
-  return new Date().toISOString().replace(/\.\d{3}Z$/, 'Z');
+  return kubeTimestamp();
 }
 
 /** Entries with `taken` removed from every manager but `keep`; empty entries go. */

@@ -4,7 +4,7 @@
  * finalizers and `deletionTimestamp`, and the deletion of namespaces and CRDs through their
  * finalisers. Requests reach the store only through here, so the rules hold for every client.
  */
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { KubeStatusError, type FieldError } from '../../core/errors.js';
 import type { UserInfo } from './authentication.js';
 import { defaultedBuiltin, validateBuiltin, validateMetadata } from './builtin-admission.js';
@@ -13,7 +13,14 @@ import { crdStatus, defaultedCrd, validateCrd } from './custom-resources.js';
 import { afterUpdate } from './managed-fields.js';
 import { apiVersionOf, storageKeyOf, type ResourceType } from './kube-resources.js';
 import { invalid, notFound, qualifiedResource, storageError } from './status-errors.js';
-import { StorageConflict, type KubeObject, type KubeStore } from './storage/kube-store.js';
+import {
+  checkedCurrent,
+  createdObject,
+  kubeTimestamp,
+  StorageConflict,
+  type KubeObject,
+  type KubeStore,
+} from './storage/kube-store.js';
 
 export type FieldValidation = 'Strict' | 'Warn' | 'Ignore';
 
@@ -161,9 +168,7 @@ function randomSuffix(): string {
   return [...randomBytes(5)].map((byte) => nameAlphabet[byte % nameAlphabet.length]).join('');
 }
 
-export function now(): string {
-  return new Date().toISOString().replace(/\.\d{3}Z$/, 'Z');
-}
+export const now = (): string => kubeTimestamp();
 
 /** Everything of an object but its metadata and status: what `generation` counts changes of. */
 function specPart(object: KubeObject): string {
@@ -251,30 +256,11 @@ type ObjectWrites = Pick<KubeStore, 'create' | 'update' | 'delete'>;
 class DryRunWrites implements ObjectWrites {
   constructor(private readonly store: KubeStore) {}
 
-  #current(resource: string, namespace: string, name: string, expected?: string): KubeObject {
-    const current = this.store.get(resource, namespace, name);
-    if (!current) throw new StorageConflict('NotFound', `"${name}" not found`);
-    if (expected !== undefined && expected !== current.metadata?.resourceVersion) {
-      throw new StorageConflict('Conflict', `"${name}" has been modified`);
-    }
-    return current;
-  }
-
   create(resource: string, namespace: string, name: string, object: KubeObject): KubeObject {
     if (this.store.get(resource, namespace, name)) {
       throw new StorageConflict('AlreadyExists', `"${name}" already exists`);
     }
-    return {
-      ...object,
-      metadata: {
-        ...object.metadata,
-        name,
-        ...(namespace ? { namespace } : {}),
-        uid: randomUUID(),
-        creationTimestamp: now(),
-        generation: 1,
-      },
-    };
+    return createdObject(object, namespace, name);
   }
 
   update(
@@ -284,12 +270,12 @@ class DryRunWrites implements ObjectWrites {
     object: KubeObject,
     expected?: string,
   ): KubeObject {
-    const current = this.#current(resource, namespace, name, expected);
+    const current = checkedCurrent(this.store.get(resource, namespace, name), name, expected);
     return { ...object, metadata: { ...object.metadata, uid: current.metadata?.uid } };
   }
 
   delete(resource: string, namespace: string, name: string, expected?: string): KubeObject {
-    return this.#current(resource, namespace, name, expected);
+    return checkedCurrent(this.store.get(resource, namespace, name), name, expected);
   }
 }
 

@@ -8,6 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { jwtVerify, SignJWT } from 'jose';
+import { kubeTimestamp } from './storage/kube-store.js';
 
 export const tokenIssuer = 'https://kubernetes.default.svc';
 const defaultAudience = 'https://kubernetes.default.svc';
@@ -58,7 +59,7 @@ export class ServiceAccountTokens {
       .sign(this.#key);
     return {
       token,
-      expirationTimestamp: new Date(expires * 1000).toISOString().replace(/\.\d{3}Z$/, 'Z'),
+      expirationTimestamp: kubeTimestamp(new Date(expires * 1000)),
       audiences,
     };
   }

@@ -91,6 +91,45 @@ function withVersion(object: KubeObject, resourceVersion: number): KubeObject {
   };
 }
 
+/** A Kubernetes timestamp: RFC 3339 in UTC, to the second (`2026-11-26T10:00:00Z`). */
+export function kubeTimestamp(date: Date = new Date()): string {
+  return date.toISOString().replace(/\.\d{3}Z$/, 'Z');
+}
+
+/** A new object as stored: its name and namespace, a uid, creation time and generation. */
+export function createdObject(object: KubeObject, namespace: string, name: string): KubeObject {
+  return {
+    ...object,
+    metadata: {
+      ...object.metadata,
+      name,
+      ...(namespace ? { namespace } : {}),
+      uid: randomUUID(),
+      creationTimestamp: kubeTimestamp(),
+      generation: object.metadata?.generation ?? 1,
+    },
+  };
+}
+
+/** The object a write replaces: NotFound when absent, Conflict when the caller's version is stale. */
+export function checkedCurrent(
+  current: KubeObject | undefined,
+  name: string,
+  expectedResourceVersion: string | undefined,
+): KubeObject {
+  if (!current) throw new StorageConflict('NotFound', `"${name}" not found`);
+  if (
+    expectedResourceVersion !== undefined &&
+    expectedResourceVersion !== current.metadata?.resourceVersion
+  ) {
+    throw new StorageConflict(
+      'Conflict',
+      `Operation cannot be fulfilled on "${name}": the object has been modified; please apply your changes to the latest version and try again`,
+    );
+  }
+  return current;
+}
+
 export interface KubeStoreOptions {
   /** Changes kept for watches (older resourceVersions are `Expired`). */
   readonly historySize?: number;
@@ -273,40 +312,18 @@ export class KubeStore {
       if (this.#statements.get.get(resource, namespace, name)) {
         throw new StorageConflict('AlreadyExists', `"${name}" already exists`);
       }
-      const created: KubeObject = {
-        ...object,
-        metadata: {
-          ...object.metadata,
-          name,
-          ...(namespace ? { namespace } : {}),
-          uid: randomUUID(),
-          creationTimestamp: new Date().toISOString().replace(/\.\d{3}Z$/, 'Z'),
-          generation: object.metadata?.generation ?? 1,
-        },
-      };
+      const created = createdObject(object, namespace, name);
       return this.#write(resource, namespace, name, 'ADDED', created);
     });
   }
 
-  /** The stored object a write replaces: NotFound when absent, Conflict when stale. */
   #current(
     resource: ResourceKey,
     namespace: string,
     name: string,
     expectedResourceVersion: string | undefined,
   ): KubeObject {
-    const current = this.get(resource, namespace, name);
-    if (!current) throw new StorageConflict('NotFound', `"${name}" not found`);
-    if (
-      expectedResourceVersion !== undefined &&
-      expectedResourceVersion !== current.metadata?.resourceVersion
-    ) {
-      throw new StorageConflict(
-        'Conflict',
-        `Operation cannot be fulfilled on "${name}": the object has been modified; please apply your changes to the latest version and try again`,
-      );
-    }
-    return current;
+    return checkedCurrent(this.get(resource, namespace, name), name, expectedResourceVersion);
   }
 
   /**
