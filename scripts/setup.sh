@@ -9,10 +9,11 @@ log() { printf 'setup: %s\n' "$*"; }
 # Debian packages: the dataplane (nftables and its libnftables binding, iproute2, conntrack), the
 # RDS engine (postgresql), python3 (the nft session helper and test probes; psycopg2 for the
 # workshop app of the image catalogue),
-# and tools the tests and users drive inside instances (procps for ps/pkill, util-linux for
-# nsenter/unshare, ping, curl for the metadata service, dig, jq).
+# tini (the init of every container of the cluster runtime), and tools the tests and users drive
+# inside instances (procps for ps/pkill, util-linux for nsenter/unshare, ping, curl for the
+# metadata service and httpGet probes, dig, jq).
 packages=(nftables python3-nftables iproute2 conntrack postgresql procps util-linux ca-certificates python3
-  python3-psycopg2 iputils-ping curl dnsutils jq)
+  python3-psycopg2 tini iputils-ping curl dnsutils jq)
 # The real clients: keep the machine's aws CLI and kubectl when present, else Debian's.
 command -v aws >/dev/null 2>&1 || packages+=(awscli)
 command -v kubectl >/dev/null 2>&1 || packages+=(kubernetes-client)

@@ -185,6 +185,26 @@ function buildProgram(): Command {
     });
 
   program
+    .command('kube')
+    .description(
+      'Run a local Kubernetes cluster in the foreground: API server, controllers, scheduler and a kubelet per node (root); writes <home>/kubeconfig.',
+    )
+    .option('--nodes <n>', 'how many nodes (network namespaces)', parseInteger, 2)
+    .option('--port <n>', 'API server loopback port (default: any free port)', parseInteger)
+    .option(
+      '--instance-type <type>',
+      'EC2 instance type the nodes report (capacity, max pods)',
+      't3.large',
+    )
+    .action(async (options: { nodes: number; port?: number; instanceType: string }) => {
+      const { runKube } = await import('./commands/kube.js');
+      process.exitCode = await runKube({
+        home: resolveHome(program.opts<GlobalOptions>().home),
+        ...options,
+      });
+    });
+
+  program
     .command('exec')
     .description(
       "Run a command inside an instance of the home's cloud (its network namespace and resolv.conf).",

@@ -255,6 +255,80 @@ describe('object lifecycles', () => {
     );
   });
 
+  it('binds pods through pods/binding once, with the PodScheduled condition', async () => {
+    await post('/api/v1/namespaces/default/pods', {
+      metadata: { name: 'to-bind' },
+      spec: { containers: [{ name: 'app', image: 'busybox' }] },
+    });
+    const binding = (node: string) =>
+      post('/api/v1/namespaces/default/pods/to-bind/binding', {
+        apiVersion: 'v1',
+        kind: 'Binding',
+        metadata: { name: 'to-bind' },
+        target: { apiVersion: 'v1', kind: 'Node', name: node },
+      });
+    const bound = await binding('node-a');
+    expect(bound.status).toBe(201);
+    expect(bound.body).toMatchObject({ kind: 'Status', status: 'Success', code: 201 });
+    const pod = (await get('/api/v1/namespaces/default/pods/to-bind')).body;
+    expect((pod.spec as Json).nodeName).toBe('node-a');
+    expect((pod.status as Json).conditions).toEqual([
+      expect.objectContaining({ type: 'PodScheduled', status: 'True' }),
+    ]);
+    const again = await binding('node-b');
+    expect(again.status).toBe(409);
+    expect(again.body.message).toBe(
+      'Operation cannot be fulfilled on pods/binding "to-bind": pod to-bind is already assigned to node "node-a"',
+    );
+    const empty = await post('/api/v1/namespaces/default/pods/to-bind/binding', { target: {} });
+    expect(empty.status).toBe(422);
+    await fixture.call('DELETE', '/api/v1/namespaces/default/pods/to-bind');
+  });
+
+  it('deletes a running pod gracefully on an existing node, at once elsewhere', async () => {
+    await post('/api/v1/nodes', { metadata: { name: 'grace-node' } });
+    const pod = (name: string, nodeName: string) =>
+      post('/api/v1/namespaces/default/pods', {
+        metadata: { name },
+        spec: {
+          nodeName,
+          terminationGracePeriodSeconds: 20,
+          containers: [{ name: 'app', image: 'busybox' }],
+        },
+      });
+    await pod('graceful', 'grace-node');
+    const marked = await fixture.call('DELETE', '/api/v1/namespaces/default/pods/graceful');
+    expect(marked.status).toBe(200);
+    const metadata = marked.body.metadata as Json;
+    expect(metadata.deletionGracePeriodSeconds).toBe(20);
+    const deadline = Date.parse(String(metadata.deletionTimestamp)) - Date.now();
+    expect(deadline).toBeGreaterThan(15_000);
+    expect(deadline).toBeLessThanOrEqual(21_000);
+    // The kubelet's status updates keep it; a shorter grace period wins; 0 removes it.
+    await mergePatch('/api/v1/namespaces/default/pods/graceful/status', {
+      status: { phase: 'Running' },
+    });
+    expect((await get('/api/v1/namespaces/default/pods/graceful')).status).toBe(200);
+    const shorter = await fixture.call('DELETE', '/api/v1/namespaces/default/pods/graceful', {
+      body: JSON.stringify({ gracePeriodSeconds: 5 }),
+    });
+    expect((shorter.body.metadata as Json).deletionGracePeriodSeconds).toBe(5);
+    const bad = await fixture.call(
+      'DELETE',
+      '/api/v1/namespaces/default/pods/graceful?gracePeriodSeconds=soon',
+    );
+    expect(bad.status).toBe(400);
+    await fixture.call('DELETE', '/api/v1/namespaces/default/pods/graceful', {
+      body: JSON.stringify({ gracePeriodSeconds: 0 }),
+    });
+    expect((await get('/api/v1/namespaces/default/pods/graceful')).status).toBe(404);
+    // No such node (the pod garbage collector's case): gone at once.
+    await pod('orphaned', 'no-such-node');
+    await fixture.call('DELETE', '/api/v1/namespaces/default/pods/orphaned');
+    expect((await get('/api/v1/namespaces/default/pods/orphaned')).status).toBe(404);
+    await fixture.call('DELETE', '/api/v1/nodes/grace-node');
+  });
+
   it('sends bookmarks to watches that allow them', async () => {
     const lines = await new Promise<string[]>((resolve, reject) => {
       const collected: string[] = [];

@@ -1,6 +1,6 @@
 /**
- * The image catalogue file (`images/catalogue.yaml`, users may extend it): which command a
- * container of an image runs, since images cannot be pulled here. `{images}` in a command is the
+ * The image catalogue file (`images/catalogue.yaml`, users may extend it): the ENTRYPOINT and
+ * CMD a container of an image runs, since images cannot be pulled here. `{images}` in a command is the
  * catalogue's folder. An image the catalogue does not list is unknown (the kubelet reports
  * ErrImagePull for it).
  */
@@ -15,8 +15,16 @@ export const bundledImageCatalogue = fileURLToPath(
 );
 
 export interface ImageRun {
-  /** The argv a container runs when its spec gives no `command`. */
-  readonly command: readonly string[];
+  /** The image's ENTRYPOINT: a container's `command` replaces it. */
+  readonly entrypoint: readonly string[];
+  /** The image's CMD: a container's `args` (or `command`) replaces it. */
+  readonly cmd: readonly string[];
+}
+
+function stringList(value: unknown): string[] | undefined {
+  return Array.isArray(value) && value.every((part) => typeof part === 'string')
+    ? value
+    : undefined;
 }
 
 export class ImageCatalogue {
@@ -32,13 +40,14 @@ export class ImageCatalogue {
     const folder = dirname(path);
     const entries: Record<string, ImageRun> = {};
     for (const [image, entry] of Object.entries(images as Record<string, unknown>)) {
-      const command = (entry as { command?: unknown } | null)?.command;
-      if (!Array.isArray(command) || !command.every((part) => typeof part === 'string')) {
-        throw new Error(`${path}: image ${image} needs a command (a list of strings)`);
+      const fields = (entry ?? {}) as { entrypoint?: unknown; cmd?: unknown };
+      const entrypoint = fields.entrypoint === undefined ? [] : stringList(fields.entrypoint);
+      const cmd = fields.cmd === undefined ? [] : stringList(fields.cmd);
+      if (!entrypoint || !cmd || entrypoint.length + cmd.length === 0) {
+        throw new Error(`${path}: image ${image} needs an entrypoint or a cmd (lists of strings)`);
       }
-      entries[image] = {
-        command: command.map((part) => part.replaceAll('{images}', folder)),
-      };
+      const expand = (part: string): string => part.replaceAll('{images}', folder);
+      entries[image] = { entrypoint: entrypoint.map(expand), cmd: cmd.map(expand) };
     }
     return new ImageCatalogue(entries);
   }

@@ -3,7 +3,7 @@
  * object carrying its prefix; `--purge` also deletes the home's state. Never touches another
  * home's objects. Idempotent, and works when the processes already died.
  */
-import { existsSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { sweepOwnedNamespaces } from '../../adapters/netns/sweep.js';
 import { PostgresCluster } from '../../adapters/postgres/postgres-cluster.js';
@@ -20,11 +20,13 @@ export async function runDown(options: DownOptions): Promise<ExitCode> {
   const prefix = kernelPrefix(options.home);
   const registered = await stopRegisteredProcesses(options.home);
   const databases = await stopDatabaseServers(options.home);
+  const launchers = killContainerLaunchers(options.home);
   const swept = await sweepOwnedNamespaces(prefix);
+  removeMemoryCgroups(prefix);
   if (options.purge && existsSync(options.home))
     rmSync(options.home, { recursive: true, force: true });
   process.stdout.write(
-    `down: home ${options.home} (prefix ${prefix}): removed ${swept.namespaces.length} namespace(s), stopped ${registered + databases + swept.processes} process(es)${options.purge ? ', purged state' : ''}\n`,
+    `down: home ${options.home} (prefix ${prefix}): removed ${swept.namespaces.length} namespace(s), stopped ${registered + databases + launchers + swept.processes} process(es)${options.purge ? ', purged state' : ''}\n`,
   );
   return exitCodes.success;
 }
@@ -44,4 +46,47 @@ async function stopDatabaseServers(home: string): Promise<number> {
     stopped += 1;
   }
   return stopped;
+}
+
+/** The cgroup v1 memory directories of the home's containers (empty once their processes died). */
+function removeMemoryCgroups(prefix: string): void {
+  const directory = join('/sys/fs/cgroup/memory/sgpods', prefix);
+  if (!existsSync(directory)) return;
+  for (const name of readdirSync(directory)) {
+    try {
+      rmdirSync(join(directory, name));
+    } catch {
+      // Still in use.
+    }
+  }
+  try {
+    rmdirSync(directory);
+  } catch {
+    // Still in use.
+  }
+}
+
+/**
+ * The host-side launchers of the home's containers (`sgpods-container` shells, which outlive a
+ * killed runtime): their command line names a file under the home.
+ */
+function killContainerLaunchers(home: string): number {
+  let killed = 0;
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    let argv: string[];
+    try {
+      argv = readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0');
+    } catch {
+      continue;
+    }
+    if (argv[3] !== 'sgpods-container' || !(argv[4] ?? '').startsWith(`${home}/`)) continue;
+    try {
+      process.kill(-Number(entry), 'SIGKILL');
+      killed += 1;
+    } catch {
+      // Gone.
+    }
+  }
+  return killed;
 }

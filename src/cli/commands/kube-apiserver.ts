@@ -14,7 +14,7 @@ import { bundledCrdDirectory, startKubeApiServer } from '../../servers/kube/kube
 import { exitCodes, type ExitCode } from '../exit-codes.js';
 
 /** `--crds DIR` (default: the bundled EKS CRDs), or none with `--no-crds`. */
-function crdManifests(crds: string | boolean | undefined): string[] {
+export function crdManifests(crds: string | boolean | undefined): string[] {
   if (crds === false) return [];
   const directory = typeof crds === 'string' ? crds : bundledCrdDirectory;
   return readdirSync(directory)

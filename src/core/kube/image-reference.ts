@@ -46,3 +46,17 @@ export function catalogueEntry<T>(
     keyed.get(`${reference.repository}:${reference.tag}`) ?? keyed.get(`${reference.repository}:*`)
   );
 }
+
+/** The fully qualified name containerd reports (`docker.io/library/busybox:latest`). */
+export function qualifiedImageName(reference: ImageReference): string {
+  const first = reference.repository.split('/')[0] ?? '';
+  const hasRegistry =
+    reference.repository.includes('/') &&
+    (first.includes('.') || first.includes(':') || first === 'localhost');
+  const path = hasRegistry
+    ? reference.repository
+    : reference.repository.includes('/')
+      ? `docker.io/${reference.repository}`
+      : `docker.io/library/${reference.repository}`;
+  return `${path}:${reference.tag}`;
+}

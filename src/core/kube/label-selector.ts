@@ -238,3 +238,12 @@ export function formatRequirement(requirement: Requirement): string {
 export function formatRequirements(requirements: readonly Requirement[]): string {
   return requirements.length === 0 ? '<none>' : requirements.map(formatRequirement).join(',');
 }
+
+/** Whether `labels` satisfy a structured selector; an invalid selector matches nothing. */
+export function labelSelectorMatches(selector: LabelSelector | undefined, labels: Labels): boolean {
+  if (!selector) return false;
+  const result = selectorRequirements(selector);
+  return (
+    result.ok && result.requirements.every((requirement) => requirementMatches(requirement, labels))
+  );
+}

@@ -136,8 +136,11 @@ function resourceShortfalls(podSpec: Json, node: SchedulingNode): string[] {
   return reasons;
 }
 
-/** Why a node does not fit the pod, in the scheduler's words; empty when it fits. */
-export function unfitReasons(podSpec: Json, node: SchedulingNode): string[] {
+/**
+ * Why the pod may not go to the node, resources aside (what the DaemonSet controller asks before
+ * it creates a node's pod); empty when it may.
+ */
+export function placementReasons(podSpec: Json, node: SchedulingNode): string[] {
   const nodeName = typeof podSpec.nodeName === 'string' ? podSpec.nodeName : '';
   if (nodeName && nodeName !== node.name) return ["node(s) didn't match the requested node name"];
   if (node.unschedulable) {
@@ -151,7 +154,13 @@ export function unfitReasons(podSpec: Json, node: SchedulingNode): string[] {
     return [`node(s) had untolerated taint {${text(taint.key)}: ${text(taint.value)}}`];
   }
   if (!affinityMatches(podSpec, node)) return ["node(s) didn't match Pod's node affinity/selector"];
-  return resourceShortfalls(podSpec, node);
+  return [];
+}
+
+/** Why a node does not fit the pod, in the scheduler's words; empty when it fits. */
+export function unfitReasons(podSpec: Json, node: SchedulingNode): string[] {
+  const placement = placementReasons(podSpec, node);
+  return placement.length > 0 ? placement : resourceShortfalls(podSpec, node);
 }
 
 /** The nodes a pod fits on, or the FailedScheduling message. */

@@ -41,7 +41,12 @@ import { strategicMergePatch } from './strategic-merge-patch.js';
 import { fieldMatcher, labelMatcher } from './selectors.js';
 import { methodNotAllowed, notFound, resourceNotFound, statusBody } from './status-errors.js';
 import type { ServiceAccountTokens } from './service-account-tokens.js';
-import type { Change, KubeObject, KubeStore } from './storage/kube-store.js';
+import {
+  kubeTimestamp,
+  type Change,
+  type KubeObject,
+  type KubeStore,
+} from './storage/kube-store.js';
 import { selectorText, tableOf, wantsTable, type IncludeObject } from './tables.js';
 
 /** The Kubernetes version served: kubectl's dispatcher runs the matching kubectl (1.32). */
@@ -126,6 +131,21 @@ function includeObjectOf(query: URLSearchParams): IncludeObject {
   return value === 'None' || value === 'Object' ? value : 'Metadata';
 }
 
+/** `gracePeriodSeconds` of a delete (body or query), checked to be an integer. */
+function gracePeriodOf(body: Record<string, unknown>, query: URLSearchParams): number | undefined {
+  const grace: unknown = body.gracePeriodSeconds ?? query.get('gracePeriodSeconds') ?? undefined;
+  if (grace === undefined) return undefined;
+  const seconds = Number(grace);
+  if (!Number.isInteger(seconds)) {
+    throw new KubeStatusError(
+      'BadRequest',
+      400,
+      `gracePeriodSeconds: Invalid value: ${JSON.stringify(grace)}: must be an integer`,
+    );
+  }
+  return seconds;
+}
+
 function deleteOptionsFrom(body: Record<string, unknown>, query: URLSearchParams): DeleteOptions {
   const policy: unknown = body.propagationPolicy ?? query.get('propagationPolicy') ?? undefined;
   if (
@@ -140,8 +160,10 @@ function deleteOptionsFrom(body: Record<string, unknown>, query: URLSearchParams
   }
   const orphan = body.orphanDependents === true ? 'Orphan' : undefined;
   const dryRun = Array.isArray(body.dryRun) ? body.dryRun.includes('All') : dryRunOf(query);
+  const gracePeriodSeconds = gracePeriodOf(body, query);
   return {
     ...(dryRun ? { dryRun } : {}),
+    ...(gracePeriodSeconds !== undefined ? { gracePeriodSeconds } : {}),
     ...((policy ?? orphan) ? { propagationPolicy: (policy ?? orphan) as 'Background' } : {}),
     ...(body.preconditions ? { preconditions: body.preconditions } : {}),
   };
@@ -344,11 +366,8 @@ export class KubeApi {
       const review = await bodyObject(request);
       return { status: 201, body: this.#accessReview(review, context.user) };
     }
-    if (target.subresource === 'token' && target.name) {
-      if (method !== 'POST') throw methodNotAllowed();
-      const body = await bodyObject(request);
-      return { status: 201, body: await this.#tokenRequest(target, target.name, body) };
-    }
+    const posted = await this.#servePostSubresource(target, request, context);
+    if (posted) return posted;
     const write: WriteContext = {
       ...context,
       fieldValidation: fieldValidationOf(query),
@@ -427,6 +446,72 @@ export class KubeApi {
       default:
         throw methodNotAllowed();
     }
+  }
+
+  /** `pods/<name>/binding` and `serviceaccounts/<name>/token`: POST-only subresources. */
+  async #servePostSubresource(
+    target: Target,
+    request: IncomingMessage,
+    context: WriteContext,
+  ): Promise<Answer | undefined> {
+    const { name, subresource } = target;
+    if (!name || (subresource !== 'binding' && subresource !== 'token')) return undefined;
+    if (request.method !== 'POST') throw methodNotAllowed();
+    const body = await bodyObject(request);
+    if (subresource === 'token') {
+      return { status: 201, body: await this.#tokenRequest(target, name, body) };
+    }
+    await this.#bind(target, name, body, context);
+    return {
+      status: 201,
+      body: { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Success', code: 201 },
+    };
+  }
+
+  /**
+   * `pods/<name>/binding` (what the scheduler posts): sets `spec.nodeName` once, then the
+   * `PodScheduled` condition, as the binding registry does.
+   */
+  async #bind(
+    target: Target,
+    name: string,
+    binding: Record<string, unknown>,
+    context: WriteContext,
+  ): Promise<void> {
+    const node = (binding.target as { name?: unknown } | undefined)?.name;
+    if (typeof node !== 'string' || node === '') {
+      throw new KubeStatusError(
+        'Invalid',
+        422,
+        `Binding.core "${name}" is invalid: target.name: Required value`,
+      );
+    }
+    const update = (subresource: string, compute: (pod: KubeObject) => KubeObject) =>
+      this.writer.update(target.type, target.namespace, name, compute, { context, subresource });
+    await update('binding', (pod) => {
+      const spec = (pod.spec ?? {}) as Record<string, unknown>;
+      if (typeof spec.nodeName === 'string' && spec.nodeName !== '') {
+        throw new KubeStatusError(
+          'Conflict',
+          409,
+          `Operation cannot be fulfilled on pods/binding "${name}": pod ${name} is already assigned to node "${spec.nodeName}"`,
+        );
+      }
+      return { ...pod, spec: { ...spec, nodeName: node } };
+    });
+    await update('status', (pod) => {
+      const status = (pod.status ?? {}) as Record<string, unknown>;
+      const conditions = ((status.conditions ?? []) as Record<string, unknown>[]).filter(
+        (condition) => condition.type !== 'PodScheduled',
+      );
+      const scheduled = {
+        type: 'PodScheduled',
+        status: 'True',
+        lastProbeTime: null,
+        lastTransitionTime: kubeTimestamp(),
+      };
+      return { ...pod, status: { ...status, conditions: [...conditions, scheduled] } };
+    });
   }
 
   /** One object, or its one-row Table when kubectl asks for one. */

@@ -84,7 +84,7 @@ export const builtinResources: readonly ResourceType[] = [
     namespaced: true,
     shortNames: ['po'],
     categories: ['all'],
-    subresources: ['status', 'log'],
+    subresources: ['status', 'log', 'binding'],
   },
   {
     group: '',

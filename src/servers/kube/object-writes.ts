@@ -44,6 +44,48 @@ export interface DeleteOptions {
   readonly dryRun?: boolean;
   readonly propagationPolicy?: PropagationPolicy;
   readonly preconditions?: { readonly uid?: string; readonly resourceVersion?: string };
+  /** Seconds a pod gets to stop (0 = now); default its `terminationGracePeriodSeconds`. */
+  readonly gracePeriodSeconds?: number;
+}
+
+export const podKey = '/pods';
+
+/**
+ * The grace period of a pod's deletion (the pod strategy's `CheckGracefulDelete`): a running pod
+ * on an existing node gets its `terminationGracePeriodSeconds` (or the one asked for) and stays,
+ * with a deletionTimestamp, until its kubelet has stopped it; an unbound or finished pod, a pod
+ * on a node that does not exist (the pod GC's case), or a grace of 0 goes at once.
+ */
+function podGracePeriod(
+  key: string,
+  pod: KubeObject,
+  options: DeleteOptions,
+  nodeExists: (name: string) => boolean,
+): number | undefined {
+  if (key !== podKey) return undefined;
+  const spec = (pod.spec ?? {}) as Json;
+  const phase = (pod.status as Json | undefined)?.phase;
+  const requested =
+    options.gracePeriodSeconds ??
+    (typeof spec.terminationGracePeriodSeconds === 'number'
+      ? spec.terminationGracePeriodSeconds
+      : 30);
+  const nodeName = typeof spec.nodeName === 'string' ? spec.nodeName : '';
+  if (requested <= 0 || !nodeName || phase === 'Succeeded' || phase === 'Failed') return undefined;
+  return nodeExists(nodeName) ? requested : undefined;
+}
+
+/** A pod marked for graceful deletion: it goes `grace` seconds from now at the latest. */
+function markedForGracefulDeletion(current: KubeObject, grace: number): KubeObject {
+  const deadline = new Date(Date.now() + grace * 1000);
+  return {
+    ...current,
+    metadata: {
+      ...current.metadata,
+      deletionTimestamp: `${deadline.toISOString().slice(0, 19)}Z`,
+      deletionGracePeriodSeconds: grace,
+    },
+  };
 }
 
 export const crdKey = 'apiextensions.k8s.io/customresourcedefinitions';
@@ -477,7 +519,9 @@ export class ObjectWriter {
     const writes = this.#writes(options.context?.dryRun);
     try {
       const written =
-        next.metadata?.deletionTimestamp && pendingFinalizers(key, next).length === 0
+        next.metadata?.deletionTimestamp &&
+        !next.metadata.deletionGracePeriodSeconds &&
+        pendingFinalizers(key, next).length === 0
           ? writes.delete(key, namespace, name, version)
           : writes.update(key, namespace, name, this.#forStorage(next, type), version);
       return withTypeMeta(written, type);
@@ -590,7 +634,13 @@ export class ObjectWriter {
     const finalizers = finalizersOnDelete(key, latest, options);
     const version = latest.metadata?.resourceVersion;
     const writes = this.#writes(options.dryRun);
+    const grace = podGracePeriod(key, latest, options, (node) =>
+      Boolean(this.store.get('/nodes', '', node)),
+    );
     try {
+      if (grace !== undefined) {
+        return withTypeMeta(this.#deleteGracefully(writes, latest, grace), type);
+      }
       if (finalizers.length === 0 && key !== namespaceKey) {
         return withTypeMeta(writes.delete(key, namespace, name, version), type);
       }
@@ -602,6 +652,21 @@ export class ObjectWriter {
     } catch (error) {
       throw storageError(error, type, name);
     }
+  }
+
+  /** A pod's graceful deletion: marked (a shorter grace wins), its kubelet finishes it. */
+  #deleteGracefully(writes: ObjectWrites, pod: KubeObject, grace: number): KubeObject {
+    const { namespace = '', name = '', resourceVersion } = pod.metadata ?? {};
+    const marked = pod.metadata?.deletionGracePeriodSeconds;
+    if (pod.metadata?.deletionTimestamp && typeof marked === 'number' && marked <= grace)
+      return pod;
+    return writes.update(
+      podKey,
+      namespace,
+      name,
+      markedForGracefulDeletion(pod, grace),
+      resourceVersion,
+    );
   }
 
   #checkPreconditions(type: ResourceType, current: KubeObject, options: DeleteOptions): void {

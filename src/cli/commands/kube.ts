@@ -1,0 +1,69 @@
+/**
+ * `sgpods kube`: the home's local Kubernetes cluster in the foreground (root: nodes and pods
+ * are network namespaces). SIGTERM or SIGINT stop the cluster's processes; pods keep running and
+ * the next `sgpods kube` adopts them; `sgpods down` removes everything.
+ */
+import { mkdirSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import {
+  isRunning,
+  readPidFile,
+  runDirectory,
+  writePidFile,
+} from '../../adapters/process/pid-file.js';
+import { InputError } from '../../core/errors.js';
+import { instanceTypeLimits } from '../../core/instance-types/instance-types.js';
+import { bundledCrdDirectory } from '../../servers/kube/kube-api-server.js';
+import { maxStandaloneNodes } from '../../servers/kube/runtime/cluster-network.js';
+import { exitCodes, type ExitCode } from '../exit-codes.js';
+import { crdManifests } from './kube-apiserver.js';
+
+export interface KubeOptions {
+  readonly home: string;
+  readonly nodes: number;
+  readonly port?: number;
+  readonly instanceType: string;
+}
+
+export async function runKube(options: KubeOptions): Promise<ExitCode> {
+  if (!Number.isInteger(options.nodes) || options.nodes < 1 || options.nodes > maxStandaloneNodes)
+    throw new InputError(`--nodes must be between 1 and ${maxStandaloneNodes}`);
+  if (!instanceTypeLimits(options.instanceType))
+    throw new InputError(`unknown instance type "${options.instanceType}"`);
+  if (process.getuid?.() !== 0)
+    throw new InputError(
+      'sgpods kube makes network namespaces for nodes and pods, which needs root',
+    );
+  for (const name of ['kube', 'kube-apiserver']) {
+    const running = readPidFile(join(runDirectory(options.home), `${name}.pid`));
+    if (running && isRunning(running)) {
+      process.stderr.write(
+        `kube: already running for this home (pid ${running.pid}); stop it with sgpods down\n`,
+      );
+      return exitCodes.badInput;
+    }
+  }
+  mkdirSync(options.home, { recursive: true, mode: 0o755 });
+  const { startKubeCluster } = await import('../../servers/kube/runtime/kube-cluster.js');
+  const cluster = await startKubeCluster({
+    home: options.home,
+    nodes: options.nodes,
+    instanceType: options.instanceType,
+    ...(options.port !== undefined ? { port: options.port } : {}),
+    apiServer: { crdManifests: crdManifests(bundledCrdDirectory) },
+    onError: (error) => {
+      process.stderr.write(`kube: ${error instanceof Error ? error.message : String(error)}\n`);
+    },
+  });
+  const pidFile = writePidFile(options.home, 'kube');
+  process.stdout.write(
+    `kube: serving ${cluster.server.url} with ${cluster.nodeNames.length} node(s) (${cluster.nodeNames.join(', ')}); export KUBECONFIG=${cluster.kubeconfigPath}\n`,
+  );
+  await new Promise<void>((resolve) => {
+    process.once('SIGTERM', resolve);
+    process.once('SIGINT', resolve);
+  });
+  await cluster.close();
+  rmSync(pidFile, { force: true });
+  return exitCodes.success;
+}

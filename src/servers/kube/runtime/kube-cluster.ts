@@ -1,0 +1,233 @@
+/**
+ * `sgpods kube`: a whole local cluster in one process — the API server, the workload
+ * controllers and the scheduler (clients of the API over HTTPS, like kube-controller-manager
+ * and kube-scheduler), and one kubelet per node, each node a network namespace of the
+ * standalone cluster network. Pods keep running when the process dies; the next start adopts
+ * them, and removes pod namespaces nobody owns.
+ */
+import {
+  chmodSync,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  writeFileSync,
+} from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { ImageCatalogue } from '../../../adapters/images/image-catalogue.js';
+import { KubeHttpClient } from '../../../adapters/kube/kube-http-client.js';
+import { listNamespaces } from '../../../adapters/netns/netns.js';
+import { removeNamespace } from '../../../adapters/netns/sweep.js';
+import { instanceTypeLimits } from '../../../core/instance-types/instance-types.js';
+import { kernelPrefix } from '../../../core/kernel-names.js';
+import { ensureTokens } from '../authentication.js';
+import {
+  startKubeApiServer,
+  type KubeApiServer,
+  type KubeApiServerOptions,
+} from '../kube-api-server.js';
+import { cniDel, type CniNode } from './cni/cni-runner.js';
+import { ClusterInformers } from './cluster-informers.js';
+import { ensureClusterNetwork, type ClusterNode } from './cluster-network.js';
+import { DaemonSetController } from './daemonset-controller.js';
+import { DeploymentController } from './deployment-controller.js';
+import { EventRecorder } from './event-recorder.js';
+import { Kubelet, type NodeDescription } from './kubelet/kubelet.js';
+import { ReplicaSetController } from './replicaset-controller.js';
+import { Scheduler } from './scheduler.js';
+import type { WorkQueue } from './work-queue.js';
+
+export interface KubeClusterOptions {
+  readonly home: string;
+  readonly nodes: number;
+  readonly port?: number;
+  /** EC2 instance type the nodes pretend to be (capacity, max pods, labels). */
+  readonly instanceType?: string;
+  readonly region?: string;
+  readonly apiServer?: Omit<KubeApiServerOptions, 'home' | 'port'>;
+  readonly onError?: (error: unknown) => void;
+}
+
+export interface KubeCluster {
+  readonly server: KubeApiServer;
+  readonly kubeconfigPath: string;
+  readonly nodeNames: readonly string[];
+  /** Resolves when every controller queue is empty (pods may still be starting). */
+  idle(): Promise<void>;
+  /** Stops the cluster's processes; pods keep running for the next start to adopt. */
+  close(): Promise<void>;
+}
+
+const pluginMain = fileURLToPath(new URL('./cni/ptp-plugin-main.js', import.meta.url));
+
+/** The node's CNI directories: our default plugin and a configuration for its pod range. */
+function installCni(home: string, name: string, node: ClusterNode): CniNode {
+  const base = join(home, 'kube', 'nodes', name, 'cni');
+  const confDir = join(base, 'net.d');
+  const binDir = join(base, 'bin');
+  mkdirSync(confDir, { recursive: true });
+  mkdirSync(binDir, { recursive: true });
+  const runner = existsSync(pluginMain)
+    ? `exec ${JSON.stringify(process.execPath)} ${JSON.stringify(pluginMain)}`
+    : `exec ${JSON.stringify(process.execPath)} --import tsx ${JSON.stringify(pluginMain.replace(/\.js$/, '.ts'))}`;
+  const plugin = join(binDir, 'sgpods-ptp');
+  writeFileSync(plugin, `#!/bin/sh\n${runner}\n`);
+  chmodSync(plugin, 0o755);
+  writeFileSync(
+    join(confDir, '10-sgpods.conflist'),
+    `${JSON.stringify(
+      {
+        cniVersion: '1.0.0',
+        name: 'sgpods',
+        plugins: [
+          {
+            type: 'sgpods-ptp',
+            ipam: { subnet: node.podCidr, dataDir: join(base, 'ipam') },
+          },
+        ],
+      },
+      null,
+      2,
+    )}\n`,
+  );
+  return { namespace: node.namespace, confDir, binDir };
+}
+
+function nodeDescription(node: ClusterNode, instanceType: string, region: string): NodeDescription {
+  const limits = instanceTypeLimits(instanceType);
+  const zone = `${region}${'abc'[(node.index - 1) % 3] ?? 'a'}`;
+  return {
+    name: `node-${node.index}`,
+    internalIp: node.internalIp,
+    podCidr: node.podCidr,
+    labels: {
+      'node.kubernetes.io/instance-type': instanceType,
+      'beta.kubernetes.io/instance-type': instanceType,
+      'topology.kubernetes.io/region': region,
+      'topology.kubernetes.io/zone': zone,
+      'failure-domain.beta.kubernetes.io/region': region,
+      'failure-domain.beta.kubernetes.io/zone': zone,
+    },
+    capacity: {
+      cpu: String(limits?.vcpus ?? 2),
+      memory: `${String((limits?.memoryMiB ?? 8192) * 1024)}Ki`,
+      pods: String(limits?.eksMaxPods ?? 110),
+      'ephemeral-storage': '20959212Ki',
+      'hugepages-1Gi': '0',
+      'hugepages-2Mi': '0',
+    },
+  };
+}
+
+export async function startKubeCluster(options: KubeClusterOptions): Promise<KubeCluster> {
+  const { home } = options;
+  const prefix = kernelPrefix(home);
+  const report = options.onError ?? (() => undefined);
+  const instanceType = options.instanceType ?? 't3.large';
+  const region = options.region ?? 'us-west-2';
+  const server = await startKubeApiServer({
+    home,
+    ...options.apiServer,
+    ...(options.port !== undefined ? { port: options.port } : {}),
+  });
+  const connection = (component: string): KubeHttpClient =>
+    new KubeHttpClient({
+      url: server.url,
+      token: ensureTokens(home).adminToken,
+      ca: readFileSync(join(home, 'pki', 'ca.crt'), 'utf8'),
+      userAgent: `${component}/v1.32.0 (linux/amd64) sgpods`,
+    });
+  const nodes = await ensureClusterNetwork(prefix, options.nodes);
+  const catalogue = ImageCatalogue.load();
+
+  const controllerClient = connection('kube-controller-manager');
+  const informers = new ClusterInformers(controllerClient, report);
+  const controllerEvents = new EventRecorder(
+    controllerClient,
+    { component: 'deployment-controller' },
+    report,
+  );
+  const replicaSetEvents = new EventRecorder(
+    controllerClient,
+    { component: 'replicaset-controller' },
+    report,
+  );
+  const daemonSetEvents = new EventRecorder(
+    controllerClient,
+    { component: 'daemonset-controller' },
+    report,
+  );
+  const schedulerClient = connection('kube-scheduler');
+  const queues: WorkQueue[] = [
+    new DeploymentController(controllerClient, informers, controllerEvents, report).queue,
+    new ReplicaSetController(controllerClient, informers, replicaSetEvents, report).queue,
+    new DaemonSetController(controllerClient, informers, daemonSetEvents, report).queue,
+    new Scheduler(
+      schedulerClient,
+      informers,
+      new EventRecorder(schedulerClient, { component: 'default-scheduler' }, report),
+      report,
+    ).queue,
+  ];
+
+  const kubeletClient = connection('kubelet');
+  const kubelets = nodes.map((node) => {
+    const description = nodeDescription(node, instanceType, region);
+    const cni = installCni(home, description.name, node);
+    return new Kubelet({
+      client: kubeletClient,
+      node: description,
+      cni,
+      catalogue,
+      stateDirectory: join(home, 'kube', 'nodes', description.name),
+      podLogDirectory: join(home, 'pod-logs'),
+      prefix,
+      onError: report,
+    });
+  });
+  await Promise.all(kubelets.map((kubelet) => kubelet.start()));
+  await sweepOrphanPods(prefix, kubelets);
+  await informers.start();
+
+  return {
+    server,
+    kubeconfigPath: server.kubeconfigPath,
+    nodeNames: kubelets.map((kubelet) => kubelet.nodeName),
+    idle: async () => {
+      await Promise.all(queues.map((queue) => queue.idle()));
+    },
+    close: async () => {
+      for (const queue of queues) queue.close();
+      informers.stop();
+      await Promise.all(kubelets.map((kubelet) => kubelet.close()));
+      for (const client of [controllerClient, schedulerClient, kubeletClient]) client.close();
+      await server.close();
+    },
+  };
+}
+
+/**
+ * Pod namespaces and addresses no kubelet owns (their pod went while nothing ran and no record
+ * was left, e.g. a kill between sandbox and record): removed, addresses released.
+ */
+async function sweepOrphanPods(prefix: string, kubelets: readonly Kubelet[]): Promise<void> {
+  const owned = new Set(kubelets.flatMap((kubelet) => kubelet.podNamespaces()));
+  const podPrefix = `${prefix}p`;
+  for (const namespace of await listNamespaces()) {
+    if (namespace.startsWith(podPrefix) && !owned.has(namespace)) await removeNamespace(namespace);
+  }
+  for (const { cni } of kubelets.map((kubelet) => kubelet.options)) {
+    const ipam = join(cni.confDir, '..', 'ipam');
+    if (!existsSync(ipam)) continue;
+    for (const address of readdirSync(ipam)) {
+      const containerId = readFileSync(join(ipam, address), 'utf8').split('\n')[0] ?? '';
+      if (kubelets.some((kubelet) => kubelet.sandboxIds().includes(containerId))) continue;
+      await cniDel(cni, {
+        containerId,
+        netns: `/run/netns/${podPrefix}gone`,
+        ifname: 'eth0',
+      }).catch(() => undefined);
+    }
+  }
+}

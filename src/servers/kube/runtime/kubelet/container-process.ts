@@ -1,0 +1,218 @@
+/**
+ * A container as processes: `sh` (outside, records the exit status in a file so it survives a
+ * kubelet that died) → `ip netns exec <pod netns>` (the pod's network, and a mount namespace
+ * where /etc/netns/<pod netns>/{resolv.conf,hosts} cover /etc) → `unshare` (own PID and UTS
+ * namespaces, /proc remounted) → `tini -g` as PID 1, forwarding signals to the container's
+ * process group and reaping orphans. stdout/stderr go straight to files, so containers keep
+ * running when the kubelet is killed; a restarted kubelet adopts them by pid and start time.
+ * Memory limits use the cgroup v1 memory controller when the kernel has it.
+ */
+import { spawn } from 'node:child_process';
+import {
+  existsSync,
+  mkdirSync,
+  openSync,
+  closeSync,
+  readFileSync,
+  rmdirSync,
+  writeFileSync,
+} from 'node:fs';
+import { join } from 'node:path';
+import { isRunning, type PidRecord } from '../../../../adapters/process/pid-file.js';
+
+const memoryCgroupRoot = '/sys/fs/cgroup/memory';
+
+/** What runs the container (the shell script is the only code here that is not TypeScript). */
+const launcher = [
+  'exitfile=$1 procs=$2 netns=$3 host=$4; shift 4',
+  'if [ "$procs" != - ]; then echo $$ > "$procs" || exit 125; fi',
+  'ip netns exec "$netns" unshare --pid --uts --fork --mount-proc --kill-child \\',
+  '  /bin/sh -c \'hostname "$0" && exec tini -g -s -- "$@"\' "$host" "$@"',
+  'code=$?',
+  'echo "$code" > "$exitfile"',
+  'exit "$code"',
+].join('\n');
+
+export interface ContainerLaunch {
+  readonly podNamespace: string;
+  readonly hostname: string;
+  readonly argv: readonly string[];
+  readonly env: Readonly<Record<string, string>>;
+  readonly workingDir?: string;
+  readonly stdoutPath: string;
+  readonly stderrPath: string;
+  readonly exitPath: string;
+  /** cgroup v1 memory directory name (under the memory hierarchy) and limit, when limited. */
+  readonly memory?: { readonly cgroup: string; readonly limitBytes: bigint };
+}
+
+export interface ContainerExit {
+  readonly exitCode: number;
+  readonly oomKilled: boolean;
+}
+
+function startTimeOf(pid: number): string | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
+  } catch {
+    return undefined;
+  }
+}
+
+function childrenOf(pid: number): number[] {
+  try {
+    return readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8')
+      .trim()
+      .split(/\s+/)
+      .filter(Boolean)
+      .map(Number);
+  } catch {
+    return [];
+  }
+}
+
+/** Whether the kernel has the cgroup v1 memory controller (this machine's cgroup v2 has none). */
+export function memoryLimitsAvailable(): boolean {
+  return existsSync(join(memoryCgroupRoot, 'memory.limit_in_bytes'));
+}
+
+function oomKills(cgroup: string): number {
+  try {
+    const match = /oom_kill (\d+)/.exec(
+      readFileSync(join(memoryCgroupRoot, cgroup, 'memory.oom_control'), 'utf8'),
+    );
+    return Number(match?.[1] ?? 0);
+  } catch {
+    return 0;
+  }
+}
+
+export function removeMemoryCgroup(cgroup: string): void {
+  try {
+    rmdirSync(join(memoryCgroupRoot, cgroup));
+  } catch {
+    // Still busy or never made.
+  }
+}
+
+export class ContainerProcess {
+  #exited: Promise<ContainerExit>;
+
+  private constructor(
+    readonly record: PidRecord,
+    readonly exitPath: string,
+    readonly memoryCgroup: string | undefined,
+    exited: Promise<number | undefined>,
+  ) {
+    this.#exited = exited.then((code) => this.#exitOf(code));
+  }
+
+  /** Starts a container; its processes do not depend on the caller staying alive. */
+  static start(launch: ContainerLaunch): ContainerProcess {
+    const [outFd, errFd] = [openSync(launch.stdoutPath, 'a'), openSync(launch.stderrPath, 'a')];
+    writeFileSync(launch.exitPath, '');
+    let procs = '-';
+    if (launch.memory && memoryLimitsAvailable()) {
+      const directory = join(memoryCgroupRoot, launch.memory.cgroup);
+      mkdirSync(directory, { recursive: true });
+      writeFileSync(join(directory, 'memory.limit_in_bytes'), String(launch.memory.limitBytes));
+      procs = join(directory, 'cgroup.procs');
+    }
+    const cwd = launch.workingDir && existsSync(launch.workingDir) ? launch.workingDir : '/';
+    const child = spawn(
+      '/bin/sh',
+      [
+        '-c',
+        launcher,
+        'sgpods-container',
+        launch.exitPath,
+        procs,
+        launch.podNamespace,
+        launch.hostname,
+        ...launch.argv,
+      ],
+      { cwd, env: { ...launch.env }, stdio: ['ignore', outFd, errFd], detached: true },
+    );
+    closeSync(outFd);
+    closeSync(errFd);
+    child.unref();
+    const pid = child.pid ?? 0;
+    const exited = new Promise<number | undefined>((resolve) => {
+      child.once('error', () => {
+        resolve(128);
+      });
+      child.once('exit', (code, signal) => {
+        resolve(code ?? (signal ? 137 : undefined));
+      });
+    });
+    return new ContainerProcess(
+      { pid, startTime: startTimeOf(pid) ?? '' },
+      launch.exitPath,
+      launch.memory?.cgroup,
+      exited,
+    );
+  }
+
+  /** A container a previous kubelet started: followed by polling, since it is not our child. */
+  static adopt(record: PidRecord, exitPath: string, memoryCgroup?: string): ContainerProcess {
+    const exited = new Promise<number | undefined>((resolve) => {
+      const check = (): void => {
+        if (!isRunning(record)) resolve(undefined);
+        else setTimeout(check, 250);
+      };
+      check();
+    });
+    return new ContainerProcess(record, exitPath, memoryCgroup, exited);
+  }
+
+  get exited(): Promise<ContainerExit> {
+    return this.#exited;
+  }
+
+  #exitOf(code: number | undefined): ContainerExit {
+    let recorded: number | undefined;
+    try {
+      const text = readFileSync(this.exitPath, 'utf8').trim();
+      if (text) recorded = Number(text);
+    } catch {
+      // No file: the shell itself was killed.
+    }
+    const exitCode = recorded ?? code ?? 137;
+    const oomKilled = this.memoryCgroup !== undefined && oomKills(this.memoryCgroup) > 0;
+    return { exitCode, oomKilled };
+  }
+
+  /** The container's PID 1 (tini) on the host, once it runs. */
+  initPid(): number | undefined {
+    // sh → unshare (ip netns exec replaced itself) → sh (PID 1, execs tini).
+    for (const unshare of childrenOf(this.record.pid)) {
+      const init = childrenOf(unshare)[0];
+      if (init) return init;
+    }
+    return undefined;
+  }
+
+  /** Signals the container (through its init, which forwards to the process group). */
+  signal(signal: NodeJS.Signals): void {
+    const init = this.initPid();
+    const target = signal === 'SIGKILL' || init === undefined ? this.#outermost() : [init];
+    for (const pid of target) {
+      try {
+        process.kill(pid, signal);
+      } catch {
+        // Gone.
+      }
+    }
+  }
+
+  #outermost(): number[] {
+    const unshare = childrenOf(this.record.pid);
+    const inits = unshare.flatMap(childrenOf);
+    return [...inits, ...unshare];
+  }
+
+  get running(): boolean {
+    return isRunning(this.record);
+  }
+}
