@@ -6,7 +6,7 @@
  * reported as Kubernetes words them; the workshop's two Deployments (unchanged) print the rows
  * and the timeout; a `kill -9` of the runtime is adopted without orphans.
  */
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCommand } from '../../src/adapters/exec/run-command.js';
@@ -39,6 +39,7 @@ describe.skipIf(!isRoot)('the local cluster runtime', () => {
     expect(launchersOf(home.home)).toEqual([]);
     const mounts = readFileSync('/proc/mounts', 'utf8');
     expect(mounts.includes(home.prefix)).toBe(false);
+    expect(existsSync(`/sys/fs/cgroup/memory/sgpods/${home.prefix}`)).toBe(false);
     await home.cleanup();
   });
 
@@ -347,6 +348,79 @@ spec:
     );
     await kube.kubectlOk(['delete', 'pod', 'nope', 'crash', 'nosecret', 'eni', '--grace-period=1']);
     expect(await podNamespaces(home.prefix)).toEqual([]);
+  });
+
+  it('retries a failed CNI ADD with backoff: ContainerCreating and FailedCreatePodSandBox', async () => {
+    const conf = join(home.home, 'kube', 'nodes', 'node-1', 'cni', 'net.d', '10-sgpods.conflist');
+    const original = readFileSync(conf, 'utf8');
+    writeFileSync(conf, original.replace('"sgpods-ptp"', '"missing-plugin"'));
+    try {
+      await kube.kubectlOk([
+        'run',
+        'netless',
+        '--image=busybox',
+        '--overrides={"spec":{"nodeName":"node-1"}}',
+        '--',
+        'sleep',
+        '3600',
+      ]);
+      await waitFor(
+        async () =>
+          (
+            await kube.kubectlOk([
+              'get',
+              'events',
+              '--field-selector',
+              'involvedObject.name=netless',
+            ])
+          ).includes('FailedCreatePodSandBox'),
+        { timeoutMs: 30_000, what: 'a FailedCreatePodSandBox event' },
+      );
+      expect(await kube.kubectlOk(['get', 'pod', 'netless', '--no-headers'])).toMatch(
+        /ContainerCreating/,
+      );
+      expect(await kube.kubectlOk(['describe', 'pod', 'netless'])).toContain(
+        'plugin type="missing-plugin" failed (add): failed to find plugin "missing-plugin" in path',
+      );
+    } finally {
+      writeFileSync(conf, original);
+    }
+    await kube.kubectlOk(['wait', '--for=condition=Ready', 'pod/netless', '--timeout=90s']);
+    await kube.kubectlOk(['delete', 'pod', 'netless', '--grace-period=1']);
+  });
+
+  it('enforces memory limits with the cgroup v1 memory controller: OOMKilled', async () => {
+    await kube.kubectlOk(
+      ['apply', '-f', '-'],
+      `
+apiVersion: v1
+kind: Pod
+metadata: {name: hog}
+spec:
+  restartPolicy: Never
+  containers:
+  - name: hog
+    image: busybox
+    command: [/usr/bin/python3, -c, "x = bytearray(200 * 1024 * 1024); print('allocated')"]
+    resources: {limits: {memory: 64Mi}}
+`,
+    );
+    await waitFor(
+      async () =>
+        (await kube.jsonpath(
+          ['pod', 'hog'],
+          '{.status.containerStatuses[0].state.terminated.reason}',
+        )) === 'OOMKilled',
+      { timeoutMs: 60_000, what: 'hog to be OOMKilled' },
+    );
+    expect(await kube.jsonpath(['pod', 'hog'], '{.status.phase}')).toBe('Failed');
+    expect(
+      await kube.jsonpath(
+        ['pod', 'hog'],
+        '{.status.containerStatuses[0].state.terminated.exitCode}',
+      ),
+    ).toBe('137');
+    await kube.kubectlOk(['delete', 'pod', 'hog']);
   });
 
   it('probes: readiness over HTTP from the node, liveness by exec restarts the container', async () => {

@@ -4,7 +4,7 @@
  * home's objects. Idempotent, and works when the processes already died.
  */
 import { existsSync, readdirSync, readFileSync, rmdirSync, rmSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { sweepOwnedNamespaces } from '../../adapters/netns/sweep.js';
 import { PostgresCluster } from '../../adapters/postgres/postgres-cluster.js';
 import { stopRegisteredProcesses } from '../../adapters/process/pid-file.js';
@@ -59,10 +59,12 @@ function removeMemoryCgroups(prefix: string): void {
       // Still in use.
     }
   }
-  try {
-    rmdirSync(directory);
-  } catch {
-    // Still in use.
+  for (const emptied of [directory, dirname(directory)]) {
+    try {
+      rmdirSync(emptied);
+    } catch {
+      // Still in use (another home's containers).
+    }
   }
 }
 

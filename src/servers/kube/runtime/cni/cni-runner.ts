@@ -79,7 +79,9 @@ function execPlugin(
   const binary = join(node.binDir, type);
   if (!type || !existsSync(binary))
     return Promise.reject(
-      new CniFailure(`failed to find plugin "${type}" in path [${node.binDir}]`),
+      new CniFailure(
+        `plugin type="${type}" failed (${command.toLowerCase()}): failed to find plugin "${type}" in path [${node.binDir}]`,
+      ),
     );
   return new Promise((resolve, reject) => {
     const child = spawn('nsenter', [`--net=/run/netns/${node.namespace}`, binary], {
@@ -118,7 +120,8 @@ function execPlugin(
       }
       const message =
         typeof body?.msg === 'string' ? body.msg : Buffer.concat(err).toString().trim() || text;
-      const details = typeof body?.details === 'string' && body.details ? `: ${body.details}` : '';
+      // libcni's types.Error: `<msg>; <details>`, wrapped as `plugin type="x" failed (add): …`.
+      const details = typeof body?.details === 'string' && body.details ? `; ${body.details}` : '';
       reject(
         new CniFailure(
           `plugin type="${type}" failed (${command.toLowerCase()}): ${message}${details}`,

@@ -127,6 +127,8 @@ async function add(config: NetworkConfig): Promise<unknown> {
         netns,
       ]);
     }
+    // As the reference ptp plugin does: the node routes between its pods.
+    writeFileSync('/proc/sys/net/ipv4/ip_forward', '1');
     await runCommand(['ip', '-batch', '-'], {
       input: `link set ${host} up\nroute replace ${address}/32 dev ${host} scope link\n`,
     });

@@ -180,6 +180,8 @@ export class ContainerProcess {
     }
     const exitCode = recorded ?? code ?? 137;
     const oomKilled = this.memoryCgroup !== undefined && oomKills(this.memoryCgroup) > 0;
+    // A fresh cgroup per run: its oom_kill counter must not speak for the next run.
+    if (this.memoryCgroup !== undefined) removeMemoryCgroup(this.memoryCgroup);
     return { exitCode, oomKilled };
   }
 
