@@ -10,6 +10,7 @@ import { evaluatorBenchmark } from './evaluator.bench.js';
 import { instancesBenchmark } from './instances.bench.js';
 import { kubeBenchmark } from './kube.bench.js';
 import { rdsBenchmark } from './rds.bench.js';
+import { runtimeBenchmark } from './runtime.bench.js';
 
 export interface Benchmark {
   readonly name: string;
@@ -23,6 +24,7 @@ const benchmarks: readonly Benchmark[] = [
   instancesBenchmark,
   rdsBenchmark,
   kubeBenchmark,
+  runtimeBenchmark,
 ];
 
 async function main(names: readonly string[]): Promise<number> {
