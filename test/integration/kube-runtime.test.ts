@@ -169,6 +169,57 @@ describe.skipIf(!isRoot)('the local cluster runtime', () => {
     expect(readFileSync('/proc/mounts', 'utf8').includes(`${home.prefix}p`)).toBe(false);
   });
 
+  it("runs containers in the pod's namespaces: hostname, /etc/hosts, resolv.conf, PID 1, env", async () => {
+    await kube.kubectlOk(
+      ['apply', '-f', '-'],
+      `
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: settings}
+data: {mode: fast}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: inside, labels: {tier: probe}}
+spec:
+  restartPolicy: Never
+  dnsPolicy: None
+  dnsConfig: {nameservers: [10.250.1.1], searches: [example.internal], options: [{name: ndots, value: "2"}]}
+  containers:
+  - name: app
+    image: busybox
+    workingDir: /tmp
+    command: [sh, -c, 'hostname; echo "pid=$$$$ cwd=$(pwd) ip=$POD_IP mode=$MODE tier=$TIER"; grep inside /etc/hosts; cat /etc/resolv.conf; ls /proc | grep -c "^[0-9]"']
+    env:
+    - {name: POD_IP, valueFrom: {fieldRef: {fieldPath: status.podIP}}}
+    - {name: TIER, valueFrom: {fieldRef: {fieldPath: "metadata.labels['tier']"}}}
+    - {name: MODE, valueFrom: {configMapKeyRef: {name: settings, key: mode}}}
+`,
+    );
+    await waitFor(
+      async () => (await kube.jsonpath(['pod', 'inside'], '{.status.phase}')) === 'Succeeded',
+      {
+        timeoutMs: 60_000,
+        what: 'the pod to succeed',
+      },
+    );
+    const ip = await kube.jsonpath(['pod', 'inside'], '{.status.podIP}');
+    const lines = (await kube.kubectlOk(['logs', 'inside'])).split('\n');
+    expect(lines[0]).toBe('inside');
+    // PID 2: the shell is the first child of the pod's init (tini is PID 1).
+    expect(lines[1]).toBe(`pid=2 cwd=/tmp ip=${ip} mode=fast tier=probe`);
+    expect(lines[2]).toBe(`${ip}\tinside`);
+    expect(lines.slice(3, 6)).toEqual([
+      'search example.internal',
+      'nameserver 10.250.1.1',
+      'options ndots:2',
+    ]);
+    // Only the container's own processes are visible in its /proc.
+    expect(Number(lines[6])).toBeLessThanOrEqual(4);
+    await kube.kubectlOk(['delete', 'pod', 'inside']);
+    await kube.kubectlOk(['delete', 'configmap', 'settings']);
+  });
+
   it('stops a pod within its grace period, even a shell that ignores nothing', async () => {
     await kube.kubectlOk([
       'run',

@@ -27,7 +27,8 @@ const launcher = [
   'exitfile=$1 procs=$2 netns=$3 host=$4; shift 4',
   'if [ "$procs" != - ]; then echo $$ > "$procs" || exit 125; fi',
   'ip netns exec "$netns" unshare --pid --uts --fork --mount-proc --kill-child \\',
-  '  /bin/sh -c \'hostname "$0" && exec tini -g -s -- "$@"\' "$host" "$@"',
+  // A builtin writes the hostname (no child process), so the container's command is PID 2.
+  '  /bin/sh -c \'printf %s "$0" > /proc/sys/kernel/hostname && exec tini -g -s -- "$@"\' "$host" "$@"',
   'code=$?',
   'echo "$code" > "$exitfile"',
   'exit "$code"',
