@@ -68,12 +68,29 @@ export interface WatchHandle {
   stop(): void;
 }
 
+/** The reason client-go gives a refusal whose body is no Status (`reasonForCode`). */
+const reasonsByCode: Readonly<Record<number, string>> = {
+  400: 'BadRequest',
+  401: 'Unauthorized',
+  403: 'Forbidden',
+  404: 'NotFound',
+  405: 'MethodNotAllowed',
+  409: 'Conflict',
+  410: 'Expired',
+  415: 'UnsupportedMediaType',
+  422: 'Invalid',
+  429: 'TooManyRequests',
+  503: 'ServiceUnavailable',
+  504: 'Timeout',
+};
+
 function refusal(status: number, text: string): KubeStatusError {
+  const fallback = reasonsByCode[status] ?? 'InternalError';
   try {
     const body = JSON.parse(text) as { reason?: string; message?: string };
-    return new KubeStatusError(body.reason ?? 'Unknown', status, body.message ?? text);
+    return new KubeStatusError(body.reason ?? fallback, status, body.message ?? text);
   } catch {
-    return new KubeStatusError('Unknown', status, text.slice(0, 500));
+    return new KubeStatusError(fallback, status, text.slice(0, 500));
   }
 }
 
