@@ -12,7 +12,7 @@ export interface PidRecord {
 }
 
 /** Start time of a live process (a zombie has exited: it only waits for its parent). */
-function startTimeOf(pid: number): string | undefined {
+export function startTimeOf(pid: number): string | undefined {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
     // Fields after the parenthesised command name: state (3rd field) ... starttime (22nd).

@@ -19,6 +19,7 @@ import {
   type LabelSelector,
   type Labels,
 } from '../../core/kube/label-selector.js';
+import { defaultedServiceSpec, validateService } from '../../core/kube/services.js';
 import type { KubeObject } from './storage/kube-store.js';
 
 type Json = Record<string, unknown>;
@@ -115,6 +116,7 @@ const defaulters: Readonly<Record<string, (object: KubeObject) => KubeObject>> =
     },
   }),
   '/pods': (pod) => ({ ...pod, spec: defaultedPodSpec(pod.spec) }),
+  '/services': (service) => ({ ...service, spec: defaultedServiceSpec(service.spec) }),
   'apps/deployments': (deployment) => {
     const spec = objectAt(deployment.spec);
     return {
@@ -220,6 +222,7 @@ function validateWorkload(object: KubeObject): FieldError[] {
 
 const validators: Readonly<Record<string, (object: KubeObject) => FieldError[]>> = {
   '/pods': (pod) => validatePodSpec(pod.spec, 'spec'),
+  '/services': (service) => validateService(objectAt(service.spec)),
   'apps/deployments': validateWorkload,
   'apps/replicasets': validateWorkload,
   'apps/daemonsets': validateWorkload,

@@ -4,18 +4,25 @@
  * (namespace finalisation, CRD cleanup, garbage collection). `<home>/kubeconfig` reaches it as
  * the admin.
  */
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:https';
-import type { AddressInfo, Socket } from 'node:net';
+import {
+  createServer as createNetServer,
+  type AddressInfo,
+  type Server as NetServer,
+  type Socket,
+} from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseAllDocuments } from 'yaml';
 import { ensureServingCertificates } from '../../adapters/tls/certificates.js';
 import { KubeStatusError } from '../../core/errors.js';
+import { apiServerServiceIp } from '../../core/kube/services.js';
 import { AccessControl } from './access-control.js';
 import type { ServiceResolver } from './admission-webhooks.js';
 import { ensureTokens, readTokens } from './authentication.js';
 import { KubeApi, sendJson } from './kube-api.js';
+import { defaultServiceCidr } from './object-writes.js';
 import { ServerControllers } from './server-controllers.js';
 import { ServiceAccountTokens } from './service-account-tokens.js';
 import { statusBody } from './status-errors.js';
@@ -36,6 +43,15 @@ export interface KubeApiServerOptions {
   readonly crdManifests?: readonly string[];
   /** Where kubelets write container logs (default `<home>/pod-logs`). */
   readonly podLogDirectory?: string;
+  /**
+   * Where pods reach the API server (the `kubernetes` Service's endpoint); default: the loopback
+   * address and port it listens on.
+   */
+  readonly advertise?: { readonly address: string; readonly port: number };
+  /** Also serve on this unix socket (a forwarder inside a cluster network connects to it). */
+  readonly socketPath?: string;
+  /** Extra names and addresses the serving certificate must cover. */
+  readonly certificateNames?: readonly string[];
   /** BOOKMARK interval for watches that allow them. */
   readonly bookmarkIntervalMs?: number;
   readonly onInternalError?: (error: unknown) => void;
@@ -56,6 +72,95 @@ export interface KubeApiServer {
 
 /** The CRDs EKS installs in every cluster (SecurityGroupPolicy, CNINode): `deploy/crds`. */
 export const bundledCrdDirectory = fileURLToPath(new URL('../../../deploy/crds', import.meta.url));
+
+/** Accepts connections on a unix socket (replacing a stale one) and hands them to `accept`. */
+async function listenOnSocket(path: string, accept: (socket: Socket) => void): Promise<NetServer> {
+  rmSync(path, { force: true });
+  const unixServer = createNetServer(accept);
+  await new Promise<void>((resolve, reject) => {
+    unixServer.once('error', reject);
+    unixServer.listen(path, resolve);
+  });
+  return unixServer;
+}
+
+/**
+ * The `default/kubernetes` Service (the first address of the service range, port 443) and its
+ * Endpoints and EndpointSlice naming where pods reach the API server, as kube-apiserver keeps them.
+ */
+async function ensureKubernetesService(
+  api: KubeApi,
+  advertise: { readonly address: string; readonly port: number },
+): Promise<void> {
+  const ports = [{ name: 'https', port: advertise.port, protocol: 'TCP' }];
+  const labels = { component: 'apiserver', provider: 'kubernetes' };
+  const wanted: [string, string, string, KubeObject][] = [
+    [
+      '',
+      'v1',
+      'services',
+      {
+        metadata: { name: 'kubernetes', namespace: 'default', labels },
+        spec: {
+          type: 'ClusterIP',
+          clusterIP: apiServerServiceIp(api.writer.serviceCidr),
+          ports: [{ name: 'https', port: 443, protocol: 'TCP', targetPort: advertise.port }],
+          sessionAffinity: 'None',
+        },
+      },
+    ],
+    [
+      '',
+      'v1',
+      'endpoints',
+      {
+        metadata: {
+          name: 'kubernetes',
+          namespace: 'default',
+          labels: { 'endpointslice.kubernetes.io/skip-mirror': 'true' },
+        },
+        subsets: [{ addresses: [{ ip: advertise.address }], ports }],
+      },
+    ],
+    [
+      'discovery.k8s.io',
+      'v1',
+      'endpointslices',
+      {
+        metadata: {
+          name: 'kubernetes',
+          namespace: 'default',
+          labels: { 'kubernetes.io/service-name': 'kubernetes' },
+        },
+        addressType: 'IPv4',
+        endpoints: [{ addresses: [advertise.address], conditions: { ready: true } }],
+        ports,
+      },
+    ],
+  ];
+  for (const [group, version, resource, object] of wanted) {
+    const type = api.registry.find(group, version, resource);
+    if (!type) continue;
+    const name = object.metadata?.name ?? '';
+    if (api.store.get(`${group}/${resource}`, 'default', name)) {
+      await api.writer.update(type, 'default', name, (current) => ({
+        ...current,
+        ...object,
+        metadata: { ...current.metadata, ...object.metadata },
+        ...(resource === 'services'
+          ? {
+              spec: {
+                ...(current.spec as object),
+                ports: (object.spec as { ports: unknown }).ports,
+              },
+            }
+          : {}),
+      }));
+    } else {
+      await api.writer.create(type, 'default', object);
+    }
+  }
+}
 
 /** Creates or replaces each CRD of the manifests, as `kubectl apply` would at cluster start. */
 async function installCrds(api: KubeApi, paths: readonly string[]): Promise<void> {
@@ -107,6 +212,12 @@ export async function startKubeApiServer(options: KubeApiServerOptions): Promise
   const { authority, serving } = ensureServingCertificates(join(home, 'pki'), 'apiserver', [
     'localhost',
     '127.0.0.1',
+    'kubernetes',
+    'kubernetes.default',
+    'kubernetes.default.svc',
+    'kubernetes.default.svc.cluster.local',
+    apiServerServiceIp(defaultServiceCidr),
+    ...(options.certificateNames ?? []),
   ]);
   const tokens = ensureTokens(home);
   const store = KubeStore.open(join(home, 'kube.sqlite'), {
@@ -170,6 +281,10 @@ export async function startKubeApiServer(options: KubeApiServerOptions): Promise
   });
   const { port } = server.address() as AddressInfo;
   const url = `https://127.0.0.1:${port}`;
+  const unixServer = options.socketPath
+    ? await listenOnSocket(options.socketPath, (socket) => server.emit('connection', socket))
+    : undefined;
+  await ensureKubernetesService(api, options.advertise ?? { address: '127.0.0.1', port });
   const kubeconfigPath = join(home, 'kubeconfig');
   writeFileSync(kubeconfigPath, kubeconfigOf(url, authority.certificatePem, tokens.adminToken), {
     mode: 0o600,
@@ -188,6 +303,7 @@ export async function startKubeApiServer(options: KubeApiServerOptions): Promise
       new Promise((resolve) => {
         controllers.stop();
         api.endWatches();
+        unixServer?.close();
         server.close(() => {
           store.close();
           resolve();

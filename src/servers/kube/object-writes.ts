@@ -10,6 +10,7 @@ import type { UserInfo } from './authentication.js';
 import { defaultedBuiltin, validateBuiltin, validateMetadata } from './builtin-admission.js';
 import type { WebhookAdmission } from './admission-webhooks.js';
 import { crdStatus, defaultedCrd, validateCrd } from './custom-resources.js';
+import { allocateClusterIp } from '../../core/kube/services.js';
 import { afterUpdate } from './managed-fields.js';
 import { apiVersionOf, storageKeyOf, type ResourceType } from './kube-resources.js';
 import { invalid, notFound, qualifiedResource, storageError } from './status-errors.js';
@@ -49,6 +50,8 @@ export interface DeleteOptions {
 }
 
 export const podKey = '/pods';
+export const serviceKey = '/services';
+export const defaultServiceCidr = '10.100.0.0/16';
 
 /**
  * The grace period of a pod's deletion (the pod strategy's `CheckGracefulDelete`): a running pod
@@ -73,6 +76,28 @@ function podGracePeriod(
   const nodeName = typeof spec.nodeName === 'string' ? spec.nodeName : '';
   if (requested <= 0 || !nodeName || phase === 'Succeeded' || phase === 'Failed') return undefined;
   return nodeExists(nodeName) ? requested : undefined;
+}
+
+/** A Service keeps its ClusterIP: omitted in an update, it stays; changed, it is refused. */
+function keptClusterIp(type: ResourceType, current: KubeObject, proposed: KubeObject): KubeObject {
+  const stored = (current.spec ?? {}) as Json;
+  const spec = (proposed.spec ?? {}) as Json;
+  if (spec.clusterIP === undefined || spec.clusterIP === '') {
+    return {
+      ...proposed,
+      spec: { ...spec, clusterIP: stored.clusterIP, clusterIPs: stored.clusterIPs },
+    };
+  }
+  if (spec.clusterIP !== stored.clusterIP) {
+    throw invalid(type, current.metadata?.name ?? '', [
+      {
+        field: 'spec.clusterIPs[0]',
+        type: 'FieldValueInvalid',
+        message: `spec.clusterIPs[0]: Invalid value: []string{${JSON.stringify(spec.clusterIP)}}: may not change once set`,
+      },
+    ]);
+  }
+  return proposed;
 }
 
 /** A pod marked for graceful deletion: it goes `grace` seconds from now at the latest. */
@@ -334,6 +359,8 @@ export class ObjectWriter {
   constructor(
     readonly store: KubeStore,
     private readonly webhooks?: WebhookAdmission,
+    /** Where Services' ClusterIPs come from (EKS: 10.100.0.0/16 for a 192.168.0.0/16 VPC). */
+    readonly serviceCidr = defaultServiceCidr,
   ) {
     this.#dryRun = new DryRunWrites(store);
   }
@@ -427,6 +454,7 @@ export class ObjectWriter {
       }
       await this.webhooks.validate({ ...attributes, object: withTypeMeta(admitted, type) });
     }
+    if (key === serviceKey) admitted = this.#withClusterIp(type, admitted, name);
     if (!context.applied) admitted = this.#withManagedFields(type, undefined, admitted, context);
     const stored = type.subresources?.includes('status')
       ? withStatus(admitted, type.custom ? undefined : initialStatus(key, admitted))
@@ -509,7 +537,8 @@ export class ObjectWriter {
     const current = this.store.get(key, namespace, name);
     if (!current) throw notFound(type, name);
     const view = withTypeMeta(current, type);
-    const proposed = compute(view);
+    const computed = compute(view);
+    const proposed = key === serviceKey ? keptClusterIp(type, view, computed) : computed;
     checkResourceVersion(type, current, proposed);
     let next = this.#nextVersion(type, view, proposed, options);
     if (sameContent(next, view)) return view;
@@ -652,6 +681,30 @@ export class ObjectWriter {
     } catch (error) {
       throw storageError(error, type, name);
     }
+  }
+
+  /** A new Service's ClusterIP: the one it asks for if free and in range, else the next free. */
+  #withClusterIp(type: ResourceType, service: KubeObject, name: string): KubeObject {
+    const spec = (service.spec ?? {}) as Json;
+    if (spec.type === 'ExternalName' || spec.clusterIP === 'None') {
+      return spec.clusterIP === 'None'
+        ? { ...service, spec: { ...spec, clusterIPs: ['None'] } }
+        : service;
+    }
+    const taken = new Set(
+      this.store
+        .list(serviceKey)
+        .items.map((other) => (other.spec as Json | undefined)?.clusterIP)
+        .filter((ip): ip is string => typeof ip === 'string'),
+    );
+    const requested =
+      typeof spec.clusterIP === 'string' && spec.clusterIP !== '' ? spec.clusterIP : undefined;
+    const allocation = allocateClusterIp(requested, this.serviceCidr, taken);
+    if (!allocation.ok) throw invalid(type, name, [allocation.error]);
+    return {
+      ...service,
+      spec: { ...spec, clusterIP: allocation.clusterIp, clusterIPs: [allocation.clusterIp] },
+    };
   }
 
   /** A pod's graceful deletion: marked (a shorter grace wins), its kubelet finishes it. */

@@ -1,6 +1,6 @@
 /**
  * Kubernetes' protobuf request bodies, for the kinds `kubectl create namespace|secret|configmap|
- * deployment|serviceaccount|token|role|rolebinding|…` and `kubectl auth` send that way (client-go's typed clients prefer protobuf, and a 415 is not retried
+ * deployment|service|serviceaccount|token|role|rolebinding|…` and `kubectl auth` send that way (client-go's typed clients prefer protobuf, and a 415 is not retried
  * as JSON). The envelope is `k8s\0` + runtime.Unknown{1: TypeMeta{1 apiVersion, 2 kind}, 2: raw};
  * the objects are decoded from the published field numbers (k8s.io/api `generated.proto`),
  * described as data below, into the JSON shape the rest of the server handles. Go's zero values
@@ -142,6 +142,30 @@ const deploymentSpec: MessageSpec = {
   9: int('progressDeadlineSeconds', true),
 };
 
+const servicePort: MessageSpec = {
+  1: str('name'),
+  2: str('protocol'),
+  3: int('port'),
+  4: { ...intOrString, name: 'targetPort' },
+  5: int('nodePort'),
+  6: str('appProtocol'),
+};
+const serviceSpec: MessageSpec = {
+  1: message('ports', servicePort, true),
+  2: stringMap('selector'),
+  3: str('clusterIP'),
+  4: str('type'),
+  5: strings('externalIPs'),
+  7: str('sessionAffinity'),
+  10: str('externalName'),
+  11: str('externalTrafficPolicy'),
+  13: bool('publishNotReadyAddresses'),
+  17: str('ipFamilyPolicy'),
+  18: strings('clusterIPs'),
+  19: strings('ipFamilies'),
+  22: str('internalTrafficPolicy'),
+};
+
 const policyRule: MessageSpec = {
   1: strings('verbs'),
   2: strings('apiGroups'),
@@ -174,6 +198,7 @@ const kinds: Readonly<Record<string, MessageSpec>> = {
     4: { name: 'immutable', kind: 'bool', keepZero: true },
   },
   Deployment: { 2: message('spec', deploymentSpec) },
+  Service: { 2: message('spec', serviceSpec) },
   ServiceAccount: {
     2: message('secrets', objectReference, true),
     3: message('imagePullSecrets', { 1: str('name') }, true),

@@ -127,7 +127,83 @@ function nodeAddress(type: string): (node: KubeObject) => string {
     text(list(at(node, ['status', 'addresses'])).find((a) => a.type === type)?.address);
 }
 
+/** `80/TCP,53/UDP` (with `:<nodePort>` for NodePort services), or `<none>`. */
+function servicePorts(service: KubeObject): string {
+  const ports = list(at(service, ['spec', 'ports'])).map((port) => {
+    const nodePort = typeof port.nodePort === 'number' ? `:${port.nodePort}` : '';
+    return `${String(port.port)}${nodePort}/${text(port.protocol, 'TCP')}`;
+  });
+  return ports.length > 0 ? ports.join(',') : '<none>';
+}
+
+/** `10.244.1.2:80,10.244.2.3:80 + 2 more...`, as kubectl shortens endpoint lists. */
+function endpointsText(addresses: string[]): string {
+  if (addresses.length === 0) return '<none>';
+  const shown = addresses.slice(0, 3).join(',');
+  return addresses.length > 3 ? `${shown} + ${addresses.length - 3} more...` : shown;
+}
+
+function endpointsOf(endpoints: KubeObject): string[] {
+  return list(endpoints.subsets).flatMap((subset) => {
+    const ports = list(subset.ports).map((port) => String(port.port));
+    return list(subset.addresses).flatMap((address) =>
+      ports.length > 0
+        ? ports.map((port) => `${String(address.ip)}:${port}`)
+        : [String(address.ip)],
+    );
+  });
+}
+
 const builtinColumns: Record<string, readonly Column[]> = {
+  '/services': [
+    nameColumn,
+    { name: 'Type', cell: (o) => text(at(o, ['spec', 'type']), 'ClusterIP') },
+    { name: 'Cluster-IP', cell: (o) => text(at(o, ['spec', 'clusterIP'])) },
+    {
+      name: 'External-IP',
+      cell: (o) =>
+        list(at(o, ['status', 'loadBalancer', 'ingress']))
+          .map((ingress) => text(ingress.ip, '') || text(ingress.hostname, ''))
+          .join(',') ||
+        (at(o, ['spec', 'externalIPs']) as string[] | undefined)?.join(',') ||
+        text(at(o, ['spec', 'externalName'])),
+    },
+    { name: 'Port(s)', cell: servicePorts },
+    ageColumn,
+    {
+      name: 'Selector',
+      priority: 1,
+      cell: (o) => {
+        const selector = at(o, ['spec', 'selector']) as Record<string, string> | undefined;
+        const pairs = Object.entries(selector ?? {}).map(([key, value]) => `${key}=${value}`);
+        return pairs.length > 0 ? pairs.sort().join(',') : '<none>';
+      },
+    },
+  ],
+  '/endpoints': [
+    nameColumn,
+    { name: 'Endpoints', cell: (o) => endpointsText(endpointsOf(o)) },
+    ageColumn,
+  ],
+  'discovery.k8s.io/endpointslices': [
+    nameColumn,
+    { name: 'AddressType', cell: (o) => text(o.addressType) },
+    {
+      name: 'Ports',
+      cell: (o) =>
+        list(o.ports)
+          .map((port) => String(port.port))
+          .join(',') || '<unset>',
+    },
+    {
+      name: 'Endpoints',
+      cell: (o) =>
+        endpointsText(
+          list(o.endpoints).flatMap((endpoint) => list(endpoint.addresses).map(String)),
+        ),
+    },
+    ageColumn,
+  ],
   '/namespaces': [
     nameColumn,
     { name: 'Status', cell: (o) => text(at(o, ['status', 'phase']), 'Active') },

@@ -11,6 +11,8 @@ export class ClusterInformers {
   readonly replicaSets: Informer;
   readonly deployments: Informer;
   readonly daemonSets: Informer;
+  readonly services: Informer;
+  readonly endpointSlices: Informer;
 
   constructor(client: KubeHttpClient, onError: (error: unknown) => void) {
     this.pods = new Informer(client, '/api/v1/pods', onError);
@@ -18,10 +20,20 @@ export class ClusterInformers {
     this.replicaSets = new Informer(client, '/apis/apps/v1/replicasets', onError);
     this.deployments = new Informer(client, '/apis/apps/v1/deployments', onError);
     this.daemonSets = new Informer(client, '/apis/apps/v1/daemonsets', onError);
+    this.services = new Informer(client, '/api/v1/services', onError);
+    this.endpointSlices = new Informer(client, '/apis/discovery.k8s.io/v1/endpointslices', onError);
   }
 
   get all(): Informer[] {
-    return [this.pods, this.nodes, this.replicaSets, this.deployments, this.daemonSets];
+    return [
+      this.pods,
+      this.nodes,
+      this.replicaSets,
+      this.deployments,
+      this.daemonSets,
+      this.services,
+      this.endpointSlices,
+    ];
   }
 
   async start(): Promise<void> {

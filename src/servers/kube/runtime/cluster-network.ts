@@ -17,6 +17,9 @@ export interface ClusterNode {
 
 export const maxStandaloneNodes = 200;
 
+/** Where pods reach the API server: an address of the router (a forwarder listens there). */
+export const apiServerAddress = '10.250.0.1';
+
 export function routerNamespaceOf(prefix: string): string {
   return kernelName(prefix, 'cr');
 }
@@ -41,6 +44,7 @@ export async function ensureClusterNetwork(prefix: string, count: number): Promi
   const router = routerNamespaceOf(prefix);
   await addNamespace(router);
   await setSysctls(router, forwarding);
+  await ipBatch(router, [`addr replace ${apiServerAddress}/32 dev lo`]);
   const routerLinks = new Set(await linkNames(router));
   const nodes: ClusterNode[] = [];
   for (let index = 1; index <= count; index += 1) {

@@ -5,6 +5,7 @@
  * standalone cluster network. Pods keep running when the process dies; the next start adopts
  * them, and removes pod namespaces nobody owns.
  */
+import { spawn } from 'node:child_process';
 import {
   chmodSync,
   existsSync,
@@ -19,6 +20,11 @@ import { ImageCatalogue } from '../../../adapters/images/image-catalogue.js';
 import { KubeHttpClient } from '../../../adapters/kube/kube-http-client.js';
 import { listNamespaces } from '../../../adapters/netns/netns.js';
 import { removeNamespace } from '../../../adapters/netns/sweep.js';
+import {
+  runDirectory,
+  startTimeOf,
+  stopRegisteredProcess,
+} from '../../../adapters/process/pid-file.js';
 import { instanceTypeLimits } from '../../../core/instance-types/instance-types.js';
 import { kernelPrefix } from '../../../core/kernel-names.js';
 import { ensureTokens } from '../authentication.js';
@@ -29,10 +35,17 @@ import {
 } from '../kube-api-server.js';
 import { cniDel, type CniNode } from './cni/cni-runner.js';
 import { ClusterInformers } from './cluster-informers.js';
-import { ensureClusterNetwork, type ClusterNode } from './cluster-network.js';
+import {
+  apiServerAddress,
+  ensureClusterNetwork,
+  routerNamespaceOf,
+  type ClusterNode,
+} from './cluster-network.js';
 import { DaemonSetController } from './daemonset-controller.js';
 import { DeploymentController } from './deployment-controller.js';
+import { EndpointsController } from './endpoints-controller.js';
 import { EventRecorder } from './event-recorder.js';
+import { KubeProxy } from './kube-proxy.js';
 import { Kubelet, type NodeDescription } from './kubelet/kubelet.js';
 import { ReplicaSetController } from './replicaset-controller.js';
 import { Scheduler } from './scheduler.js';
@@ -60,6 +73,9 @@ export interface KubeCluster {
 }
 
 const pluginMain = fileURLToPath(new URL('./cni/ptp-plugin-main.js', import.meta.url));
+const forwarderMain = fileURLToPath(new URL('./api-forwarder-main.js', import.meta.url));
+/** The port pods reach the API server on (the `kubernetes` Service's target port). */
+const apiServerPort = 443;
 
 /** The node's CNI directories: our default plugin and a configuration for its pod range. */
 function installCni(home: string, name: string, node: ClusterNode): CniNode {
@@ -126,10 +142,15 @@ export async function startKubeCluster(options: KubeClusterOptions): Promise<Kub
   const report = options.onError ?? (() => undefined);
   const instanceType = options.instanceType ?? 't3.large';
   const region = options.region ?? 'us-west-2';
+  const socketPath = join(runDirectory(home), 'kube-apiserver.sock');
+  mkdirSync(runDirectory(home), { recursive: true });
   const server = await startKubeApiServer({
     home,
     ...options.apiServer,
     ...(options.port !== undefined ? { port: options.port } : {}),
+    socketPath,
+    advertise: { address: apiServerAddress, port: apiServerPort },
+    certificateNames: [apiServerAddress],
   });
   const connection = (component: string): KubeHttpClient =>
     new KubeHttpClient({
@@ -139,6 +160,7 @@ export async function startKubeCluster(options: KubeClusterOptions): Promise<Kub
       userAgent: `${component}/v1.32.0 (linux/amd64) sgpods`,
     });
   const nodes = await ensureClusterNetwork(prefix, options.nodes);
+  await startApiForwarder(home, routerNamespaceOf(prefix), socketPath);
   const catalogue = ImageCatalogue.load();
 
   const controllerClient = connection('kube-controller-manager');
@@ -163,6 +185,7 @@ export async function startKubeCluster(options: KubeClusterOptions): Promise<Kub
     new DeploymentController(controllerClient, informers, controllerEvents, report).queue,
     new ReplicaSetController(controllerClient, informers, replicaSetEvents, report).queue,
     new DaemonSetController(controllerClient, informers, daemonSetEvents, report).queue,
+    new EndpointsController(controllerClient, informers, report).queue,
     new Scheduler(
       schedulerClient,
       informers,
@@ -183,12 +206,15 @@ export async function startKubeCluster(options: KubeClusterOptions): Promise<Kub
       stateDirectory: join(home, 'kube', 'nodes', description.name),
       podLogDirectory: join(home, 'pod-logs'),
       prefix,
+      clusterCa: readFileSync(join(home, 'pki', 'ca.crt'), 'utf8'),
       onError: report,
     });
   });
   await Promise.all(kubelets.map((kubelet) => kubelet.start()));
   await sweepOrphanPods(prefix, kubelets);
+  const proxies = nodes.map((node) => new KubeProxy(node.namespace, informers, report));
   await informers.start();
+  await Promise.all(proxies.map((proxy) => proxy.sync()));
 
   return {
     server,
@@ -199,12 +225,51 @@ export async function startKubeCluster(options: KubeClusterOptions): Promise<Kub
     },
     close: async () => {
       for (const queue of queues) queue.close();
+      for (const proxy of proxies) proxy.close();
       informers.stop();
       await Promise.all(kubelets.map((kubelet) => kubelet.close()));
       for (const client of [controllerClient, schedulerClient, kubeletClient]) client.close();
       await server.close();
     },
   };
+}
+
+/** The forwarder of the API server into the cluster network (replacing a previous one). */
+async function startApiForwarder(home: string, router: string, socketPath: string): Promise<void> {
+  await stopRegisteredProcess(home, 'kube-api-forwarder', 5_000);
+  const main = existsSync(forwarderMain)
+    ? [forwarderMain]
+    : ['--import', 'tsx', forwarderMain.replace(/\.js$/, '.ts')];
+  const child = spawn(
+    'ip',
+    [
+      'netns',
+      'exec',
+      router,
+      process.execPath,
+      ...main,
+      apiServerAddress,
+      String(apiServerPort),
+      socketPath,
+    ],
+    { stdio: ['ignore', 'pipe', 'inherit'], detached: true },
+  );
+  await new Promise<void>((resolve, reject) => {
+    child.once('error', reject);
+    child.once('exit', (code) => {
+      reject(new Error(`the API forwarder exited with ${String(code)}`));
+    });
+    child.stdout.once('data', () => {
+      resolve();
+    });
+  });
+  child.removeAllListeners('exit');
+  child.stdout.destroy();
+  child.unref();
+  writeFileSync(
+    join(runDirectory(home), 'kube-api-forwarder.pid'),
+    `${String(child.pid)} ${startTimeOf(child.pid ?? 0)}\n`,
+  );
 }
 
 /**

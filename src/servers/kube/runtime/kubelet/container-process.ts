@@ -22,21 +22,46 @@ import { isRunning, type PidRecord } from '../../../../adapters/process/pid-file
 
 const memoryCgroupRoot = '/sys/fs/cgroup/memory';
 
-/** What runs the container (the shell script is the only code here that is not TypeScript). */
-const launcher = [
-  'exitfile=$1 procs=$2 netns=$3 host=$4; shift 4',
-  'if [ "$procs" != - ]; then echo $$ > "$procs" || exit 125; fi',
-  'ip netns exec "$netns" unshare --pid --uts --fork --mount-proc --kill-child \\',
-  // A builtin writes the hostname (no child process), so the container's command is PID 2.
+/**
+ * Inside the container's own mount namespace (propagation slave: nothing leaks to the host),
+ * before its PID namespace exists: the bind mounts (`<source>\t<target>` lines, read-only), then
+ * the PID and UTS namespaces with tini as PID 1. A builtin writes the hostname (no child
+ * process), so the container's command is PID 2.
+ */
+const inMountNamespace = [
+  'binds=$1 host=$2; shift 2',
+  'set -f',
+  "IFS='",
+  "'",
+  'for pair in $binds; do',
+  '  mount --bind -o ro "${pair%%\t*}" "${pair#*\t}" || { echo "sgpods: cannot mount ${pair#*\t}" >&2; exit 125; }',
+  'done',
+  'unset IFS',
+  'exec unshare --pid --uts --fork --mount-proc --kill-child \\',
   '  /bin/sh -c \'printf %s "$0" > /proc/sys/kernel/hostname && exec tini -g -s -- "$@"\' "$host" "$@"',
+].join('\n');
+
+/** What runs the container (the shell scripts are the only code here that is not TypeScript). */
+const launcher = [
+  'exitfile=$1 procs=$2 netns=$3 host=$4 binds=$5 inner=$6; shift 6',
+  'if [ "$procs" != - ]; then echo $$ > "$procs" || exit 125; fi',
+  'nsenter --net="/run/netns/$netns" unshare --mount --propagation slave \\',
+  '  /bin/sh -c "$inner" sgpods-mounts "$binds" "$host" "$@"',
   'code=$?',
   'echo "$code" > "$exitfile"',
   'exit "$code"',
 ].join('\n');
 
+export interface BindMount {
+  readonly source: string;
+  readonly target: string;
+}
+
 export interface ContainerLaunch {
   readonly podNamespace: string;
   readonly hostname: string;
+  /** Files and directories bound (read-only) into the container: /etc/resolv.conf, the token… */
+  readonly binds: readonly BindMount[];
   readonly argv: readonly string[];
   readonly env: Readonly<Record<string, string>>;
   readonly workingDir?: string;
@@ -131,6 +156,8 @@ export class ContainerProcess {
         procs,
         launch.podNamespace,
         launch.hostname,
+        launch.binds.map((bind) => `${bind.source}\t${bind.target}`).join('\n'),
+        inMountNamespace,
         ...launch.argv,
       ],
       { cwd, env: { ...launch.env }, stdio: ['ignore', outFd, errFd], detached: true },

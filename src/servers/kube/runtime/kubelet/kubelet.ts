@@ -51,6 +51,8 @@ export interface KubeletOptions {
   /** The home's kernel-name prefix (pod namespaces carry it). */
   readonly prefix: string;
   readonly dns?: ClusterDns;
+  /** The cluster CA, for pods' service-account volumes. */
+  readonly clusterCa: string;
   readonly onError: (error: unknown) => void;
 }
 
@@ -240,6 +242,7 @@ export class Kubelet {
       podLogDirectory: this.options.podLogDirectory,
       podStateDirectory: this.#podStateDirectory,
       memoryCgroupParent: join('sgpods', this.options.prefix),
+      clusterCa: this.options.clusterCa,
       onError: this.options.onError,
       onGone: (uid: string) => this.#workers.delete(uid),
     };
@@ -318,7 +321,8 @@ export class Kubelet {
         process.signal('SIGKILL');
       }
     }
-    await new PodSandbox(record.netns, record.sandboxId)
+    const hostAddress = record.hostNetwork ? this.options.node.internalIp : undefined;
+    await new PodSandbox(record.netns, record.sandboxId, hostAddress)
       .destroy({ cni: this.options.cni }, { namespace: record.namespace, name: record.name })
       .catch(this.options.onError);
     rmSync(join(this.#podStateDirectory, record.uid), { recursive: true, force: true });

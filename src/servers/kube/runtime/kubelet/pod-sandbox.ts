@@ -89,9 +89,11 @@ export interface SandboxNode {
 }
 
 export class PodSandbox {
+  /** With `hostAddress`, the pod shares the node's namespace (hostNetwork): no CNI, no own files. */
   constructor(
     readonly netns: string,
     readonly containerId: string,
+    readonly hostAddress?: string,
   ) {}
 
   get netnsPath(): string {
@@ -112,6 +114,7 @@ export class PodSandbox {
     node: SandboxNode,
     pod: { namespace: string; name: string; spec: Json },
   ): Promise<string> {
+    if (this.hostAddress !== undefined) return this.hostAddress;
     await addNamespace(this.netns);
     const etc = `/etc/netns/${this.netns}`;
     mkdirSync(etc, { recursive: true });
@@ -134,6 +137,7 @@ export class PodSandbox {
 
   /** CNI DEL (idempotent), then the namespace and its files. */
   async destroy(node: SandboxNode, pod: { namespace: string; name: string }): Promise<void> {
+    if (this.hostAddress !== undefined) return;
     try {
       await cniDel(node.cni, this.#request(pod));
     } finally {

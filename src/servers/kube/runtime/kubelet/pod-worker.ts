@@ -33,9 +33,15 @@ import {
   type RestartPolicy,
 } from '../../../../core/kube/pod-status.js';
 import { parseQuantity } from '../../../../core/kube/quantity.js';
+import { serviceLinkEnv } from '../../../../core/kube/services.js';
 import type { Condition } from '../../../../core/kube/workloads.js';
 import type { EventRecorder } from '../event-recorder.js';
-import { ContainerProcess, removeMemoryCgroup, type ContainerExit } from './container-process.js';
+import {
+  ContainerProcess,
+  removeMemoryCgroup,
+  type BindMount,
+  type ContainerExit,
+} from './container-process.js';
 import type { LogTailer } from './log-tailer.js';
 import { PodSandbox, type SandboxNode } from './pod-sandbox.js';
 import { runProbe } from './probes.js';
@@ -45,6 +51,8 @@ type Json = Record<string, unknown>;
 const maxBackoffSeconds = 300;
 const backoffResetMs = 10 * 60 * 1000;
 const defaultPath = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
+/** Where in-cluster clients find their credentials (/var/run is /run on Debian). */
+const serviceAccountMountPath = '/run/secrets/kubernetes.io/serviceaccount';
 
 export interface WorkerContext {
   readonly client: KubeHttpClient;
@@ -57,6 +65,8 @@ export interface WorkerContext {
   readonly podLogDirectory: string;
   readonly podStateDirectory: string;
   readonly memoryCgroupParent: string;
+  /** The cluster CA (ca.crt of the service-account volume). */
+  readonly clusterCa: string;
   readonly onError: (error: unknown) => void;
   readonly onGone: (uid: string) => void;
 }
@@ -78,6 +88,8 @@ export interface PodRecord {
   readonly name: string;
   readonly netns: string;
   readonly sandboxId: string;
+  /** The pod shares its node's namespace: never remove `netns`. */
+  readonly hostNetwork?: boolean;
   readonly ip?: string;
   readonly startTime: string;
   readonly containers: Readonly<Record<string, SavedContainer>>;
@@ -207,7 +219,14 @@ export class PodWorker {
     saved?: PodRecord,
   ) {
     this.#pod = pod;
-    this.#sandbox = new PodSandbox(saved?.netns ?? netns, saved?.sandboxId ?? newContainerId());
+    const hostNetwork = (pod.spec as Json | undefined)?.hostNetwork === true;
+    this.#sandbox = hostNetwork
+      ? new PodSandbox(
+          context.sandboxNode.cni.namespace,
+          saved?.sandboxId ?? newContainerId(),
+          context.nodeIp,
+        )
+      : new PodSandbox(saved?.netns ?? netns, saved?.sandboxId ?? newContainerId());
     this.#startTime = saved?.startTime ?? stamp();
     this.#ip = saved?.ip;
     for (const spec of this.#containerSpecs()) {
@@ -243,7 +262,7 @@ export class PodWorker {
   }
 
   #adopt(saved: PodRecord): void {
-    this.#sandboxReady = existsSync(`/run/netns/${saved.netns}`) && saved.ip !== undefined;
+    this.#sandboxReady = existsSync(`/run/netns/${this.#sandbox.netns}`) && saved.ip !== undefined;
     for (const [name, kept] of Object.entries(saved.containers)) {
       const run = this.#runs.get(name);
       if (!run || !kept.process || kept.state?.kind !== 'running') continue;
@@ -408,6 +427,8 @@ export class PodWorker {
       this.#pullFailed(run, image);
       return;
     }
+    const binds = await this.#binds(run);
+    if (!binds) return;
     const env = await this.#environment(run);
     if (!env) return;
     const argv = containerArgv(run.spec, resolved, env);
@@ -420,7 +441,7 @@ export class PodWorker {
       this.#event('Warning', 'Failed', 'Error: no command specified', run);
       return;
     }
-    this.#start(run, image, argv, env);
+    this.#start(run, image, argv, env, binds);
   }
 
   #pullFailed(run: ContainerRun, image: string): void {
@@ -455,6 +476,81 @@ export class PodWorker {
     this.kick(run.backoffUntil - Date.now());
   }
 
+  /**
+   * The Services' variables: the `kubernetes` Service's always (KUBERNETES_SERVICE_HOST…), those
+   * of the pod's namespace unless `enableServiceLinks: false`.
+   */
+  async #serviceEnv(): Promise<Record<string, string>> {
+    const namespace = this.#pod.metadata.namespace ?? 'default';
+    const links = (this.#pod.spec as Json | undefined)?.enableServiceLinks !== false;
+    const listed = await this.context.client.get<{ items: KubeResource[] }>(
+      resourcePath('v1', 'services', links ? namespace : 'default'),
+    );
+    const services = listed.items
+      .filter((service) => links || service.metadata.name === 'kubernetes')
+      .map((service) => ({
+        name: service.metadata.name ?? '',
+        spec: (service.spec ?? {}) as Json,
+      }));
+    if (namespace !== 'default' && links) {
+      const kubernetes = await this.context.client
+        .get(resourcePath('v1', 'services', 'default', 'kubernetes'))
+        .catch(() => undefined);
+      if (kubernetes) services.push({ name: 'kubernetes', spec: (kubernetes.spec ?? {}) as Json });
+    }
+    return serviceLinkEnv(services);
+  }
+
+  /**
+   * What the container gets bound in: the pod's resolv.conf and hosts, and (unless
+   * `automountServiceAccountToken: false`) the service account's token, the cluster CA and the
+   * namespace under /var/run/secrets/kubernetes.io/serviceaccount. Undefined: not yet (reported).
+   */
+  async #binds(run: ContainerRun): Promise<BindMount[] | undefined> {
+    const binds: BindMount[] = [];
+    for (const file of ['resolv.conf', 'hosts']) {
+      const source = join('/etc/netns', this.#sandbox.netns, file);
+      if (existsSync(source)) binds.push({ source, target: join('/etc', file) });
+    }
+    const spec = (this.#pod.spec ?? {}) as Json;
+    if (spec.automountServiceAccountToken === false) return binds;
+    const account =
+      typeof spec.serviceAccountName === 'string' ? spec.serviceAccountName : 'default';
+    const { namespace = 'default', name = '' } = this.#pod.metadata;
+    try {
+      const answer = await this.context.client.create<Json>(
+        resourcePath('v1', 'serviceaccounts', namespace, account, 'token'),
+        {
+          apiVersion: 'authentication.k8s.io/v1',
+          kind: 'TokenRequest',
+          spec: {
+            audiences: [],
+            expirationSeconds: 86_400,
+            boundObjectRef: { apiVersion: 'v1', kind: 'Pod', name, uid: this.uid },
+          },
+        },
+      );
+      const token = (answer.status as Json | undefined)?.token;
+      const directory = join(this.#stateDirectory, 'serviceaccount');
+      mkdirSync(directory, { recursive: true });
+      writeFileSync(join(directory, 'token'), typeof token === 'string' ? token : '', {
+        mode: 0o644,
+      });
+      writeFileSync(join(directory, 'ca.crt'), this.context.clusterCa);
+      writeFileSync(join(directory, 'namespace'), namespace);
+      mkdirSync(serviceAccountMountPath, { recursive: true });
+      binds.push({ source: directory, target: serviceAccountMountPath });
+      return binds;
+    } catch (error) {
+      if (!isStatus(error, 'NotFound')) throw error;
+      const message = `serviceaccount "${account}" not found`;
+      run.state = { kind: 'waiting', reason: 'CreateContainerConfigError', message };
+      this.#event('Warning', 'Failed', `Error: ${message}`, run);
+      this.kick(2_000);
+      return undefined;
+    }
+  }
+
   /** The Secrets and ConfigMaps a container's env refers to (undefined: not found). */
   async #envSources(run: ContainerRun): Promise<EnvSources> {
     const namespace = this.#pod.metadata.namespace ?? 'default';
@@ -485,6 +581,7 @@ export class PodWorker {
     const base: Record<string, string> = {
       PATH: defaultPath,
       HOSTNAME: this.#pod.metadata.name ?? '',
+      ...(await this.#serviceEnv()),
     };
     const result = containerEnvironment(
       {
@@ -508,7 +605,13 @@ export class PodWorker {
     return undefined;
   }
 
-  #start(run: ContainerRun, image: string, argv: string[], env: Record<string, string>): void {
+  #start(
+    run: ContainerRun,
+    image: string,
+    argv: string[],
+    env: Record<string, string>,
+    binds: BindMount[],
+  ): void {
     if (run.hasRun) {
       run.restartCount += 1;
       run.containerId = newContainerId();
@@ -521,6 +624,7 @@ export class PodWorker {
     const process = ContainerProcess.start({
       podNamespace: this.#sandbox.netns,
       hostname: this.#pod.metadata.name ?? '',
+      binds,
       argv,
       env,
       ...(typeof run.spec.workingDir === 'string' ? { workingDir: run.spec.workingDir } : {}),
@@ -844,6 +948,7 @@ export class PodWorker {
       name: this.#pod.metadata.name ?? '',
       netns: this.#sandbox.netns,
       sandboxId: this.#sandbox.containerId,
+      ...(this.#sandbox.hostAddress !== undefined ? { hostNetwork: true } : {}),
       ...(this.#ip ? { ip: this.#ip } : {}),
       startTime: this.#startTime,
       containers,
