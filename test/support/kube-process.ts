@@ -4,7 +4,7 @@
  * KUBECACHEDIR). `kill9()` and `start()` again exercise adoption; `down()` is `sgpods down`.
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { cliPath, runCli } from './run-cli.js';
 import { waitFor } from './wait-for.js';
@@ -126,23 +126,6 @@ export class KubeProcess {
     const result = runCli(['--home', this.home, 'down']);
     if (result.code !== 0) throw new Error(`sgpods down failed: ${result.stderr}`);
   }
-
-  /** Host pids of the home's containers (their launcher shells). */
-  containerLaunchers(): number[] {
-    return launchersOf(this.home);
-  }
 }
 
-export function launchersOf(home: string): number[] {
-  const pids: number[] = [];
-  for (const entry of readdirSync('/proc').filter((name) => /^\d+$/.test(name))) {
-    try {
-      const argv = readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0');
-      if (argv[3] === 'sgpods-container' && (argv[4] ?? '').startsWith(`${home}/`))
-        pids.push(Number(entry));
-    } catch {
-      // Gone.
-    }
-  }
-  return pids;
-}
+export { containerLaunchersOf as launchersOf } from '../../src/servers/kube/runtime/kubelet/container-process.js';

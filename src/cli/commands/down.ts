@@ -3,12 +3,13 @@
  * object carrying its prefix; `--purge` also deletes the home's state. Never touches another
  * home's objects. Idempotent, and works when the processes already died.
  */
-import { existsSync, readdirSync, readFileSync, rmdirSync, rmSync } from 'node:fs';
+import { existsSync, readdirSync, rmdirSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { sweepOwnedNamespaces } from '../../adapters/netns/sweep.js';
 import { PostgresCluster } from '../../adapters/postgres/postgres-cluster.js';
 import { stopRegisteredProcesses } from '../../adapters/process/pid-file.js';
 import { kernelPrefix } from '../../core/kernel-names.js';
+import { containerLaunchersOf } from '../../servers/kube/runtime/kubelet/container-process.js';
 import { exitCodes, type ExitCode } from '../exit-codes.js';
 
 export interface DownOptions {
@@ -68,23 +69,12 @@ function removeMemoryCgroups(prefix: string): void {
   }
 }
 
-/**
- * The host-side launchers of the home's containers (`sgpods-container` shells, which outlive a
- * killed runtime): their command line names a file under the home.
- */
+/** The host-side launchers of the home's containers (they outlive a killed runtime). */
 function killContainerLaunchers(home: string): number {
   let killed = 0;
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    let argv: string[];
+  for (const pid of containerLaunchersOf(home)) {
     try {
-      argv = readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0');
-    } catch {
-      continue;
-    }
-    if (argv[3] !== 'sgpods-container' || !(argv[4] ?? '').startsWith(`${home}/`)) continue;
-    try {
-      process.kill(-Number(entry), 'SIGKILL');
+      process.kill(-pid, 'SIGKILL');
       killed += 1;
     } catch {
       // Gone.

@@ -156,20 +156,6 @@ export function apiServerServiceIp(serviceCidr: string): string {
   return nthAddress(range, 1).text;
 }
 
-export interface EndpointPort {
-  readonly name: string;
-  readonly port: number;
-  readonly protocol: string;
-}
-
-export interface ServiceEndpoint {
-  readonly ip: string;
-  readonly ready: boolean;
-  readonly podName: string;
-  readonly nodeName: string;
-  readonly podUid: string;
-}
-
 /** A Service port's target on a pod: a number, or a named container port (undefined: none). */
 export function targetPortOn(servicePort: Json, podSpec: Json): number | undefined {
   const target = servicePort.targetPort ?? servicePort.port;

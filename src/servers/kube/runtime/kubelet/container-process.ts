@@ -13,14 +13,18 @@ import {
   mkdirSync,
   openSync,
   closeSync,
+  readdirSync,
   readFileSync,
   rmdirSync,
   writeFileSync,
 } from 'node:fs';
 import { join } from 'node:path';
-import { isRunning, type PidRecord } from '../../../../adapters/process/pid-file.js';
+import { isRunning, startTimeOf, type PidRecord } from '../../../../adapters/process/pid-file.js';
 
 const memoryCgroupRoot = '/sys/fs/cgroup/memory';
+
+/** The marker in a launcher's argv (`sh -c <script> sgpods-container <exit file> …`). */
+const launcherName = 'sgpods-container';
 
 /**
  * Inside the container's own mount namespace (propagation slave: nothing leaks to the host),
@@ -75,15 +79,6 @@ export interface ContainerLaunch {
 export interface ContainerExit {
   readonly exitCode: number;
   readonly oomKilled: boolean;
-}
-
-function startTimeOf(pid: number): string | undefined {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
-    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
-  } catch {
-    return undefined;
-  }
 }
 
 function childrenOf(pid: number): number[] {
@@ -151,7 +146,7 @@ export class ContainerProcess {
       [
         '-c',
         launcher,
-        'sgpods-container',
+        launcherName,
         launch.exitPath,
         procs,
         launch.podNamespace,
@@ -245,4 +240,22 @@ export class ContainerProcess {
   get running(): boolean {
     return isRunning(this.record);
   }
+}
+
+/**
+ * The host pids of the container launchers of a home (their exit file lies under it): what
+ * `sgpods down` kills and what tests check is gone.
+ */
+export function containerLaunchersOf(home: string): number[] {
+  const pids: number[] = [];
+  for (const entry of readdirSync('/proc').filter((name) => /^\d+$/.test(name))) {
+    try {
+      const argv = readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0');
+      if (argv[3] === launcherName && (argv[4] ?? '').startsWith(`${home}/`))
+        pids.push(Number(entry));
+    } catch {
+      // Gone meanwhile.
+    }
+  }
+  return pids;
 }

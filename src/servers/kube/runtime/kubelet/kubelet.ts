@@ -353,11 +353,4 @@ export class Kubelet {
     for (const worker of this.#workers.values()) worker.detach();
     this.#tailer.close();
   }
-
-  /** Stops every pod of the node for good (what `sgpods down` would otherwise kill). */
-  async stopAllPods(graceSeconds: number): Promise<void> {
-    await Promise.all(
-      [...this.#workers.values()].map((worker) => worker.terminate(graceSeconds, false)),
-    );
-  }
 }
