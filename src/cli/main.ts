@@ -196,13 +196,24 @@ function buildProgram(): Command {
       'EC2 instance type the nodes report (capacity, max pods)',
       't3.large',
     )
-    .action(async (options: { nodes: number; port?: number; instanceType: string }) => {
-      const { runKube } = await import('./commands/kube.js');
-      process.exitCode = await runKube({
-        home: resolveHome(program.opts<GlobalOptions>().home),
-        ...options,
-      });
-    });
+    .option(
+      '--upstream-dns <ip>',
+      "the nodes' resolver, where cluster DNS forwards other names (default: none)",
+    )
+    .action(
+      async (options: {
+        nodes: number;
+        port?: number;
+        instanceType: string;
+        upstreamDns?: string;
+      }) => {
+        const { runKube } = await import('./commands/kube.js');
+        process.exitCode = await runKube({
+          home: resolveHome(program.opts<GlobalOptions>().home),
+          ...options,
+        });
+      },
+    );
 
   program
     .command('exec')

@@ -3,8 +3,10 @@
  * that pods reach through every node's kube-proxy rules (and the Docker-links env names it),
  * endpoints follow scaling, deleting the Service removes its rules; pods reach the API server
  * as in-cluster clients (@kubernetes/client-node `loadFromCluster()`, RBAC applied to their
- * service account); hostNetwork pods run in their node's namespace.
+ * service account); hostNetwork pods run in their node's namespace; cluster DNS answers Service
+ * and pod names and forwards the rest to the nodes' upstream resolver.
  */
+import { spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -20,7 +22,7 @@ describe.skipIf(!isRoot)('cluster services and the in-cluster contract', () => {
 
   beforeAll(async () => {
     home = createTestHome();
-    kube = new KubeProcess(home.home, ['--nodes', '2']);
+    kube = new KubeProcess(home.home, ['--nodes', '2', '--upstream-dns', '10.250.0.1']);
     await kube.start();
   });
 
@@ -152,34 +154,189 @@ for (;;) {
     await kube.kubectlOk(['delete', 'pod', 'lister', '--grace-period=1']);
   });
 
-  it("runs hostNetwork pods in their node's namespace", async () => {
+  it('resolves Services and pods by name through cluster DNS, and other names upstream', async () => {
+    // The nodes' upstream resolver: a DNS server of the test in the router namespace.
+    const upstreamScript = join(home.home, 'upstream-dns.mjs');
+    writeFileSync(
+      upstreamScript,
+      `import { startDnsServer, dnsReply } from ${JSON.stringify(join(repoRoot, 'dist/adapters/dns/dns-server.js'))};
+await startDnsServer({
+  addresses: ['10.250.0.1'],
+  port: 53,
+  answer: (query) => {
+    const question = query.questions[0];
+    return question.name === 'db.example.internal' && question.type === 'A'
+      ? dnsReply(query, 0, true, [{ name: question.name, type: 'A', ttl: 60, class: 'IN', data: '10.250.0.99' }])
+      : dnsReply(query, 3, true);
+  },
+});
+console.log('upstream ready');
+`,
+    );
+    const upstream = spawn(
+      'ip',
+      ['netns', 'exec', `${home.prefix}cr`, process.execPath, upstreamScript],
+      {
+        stdio: ['ignore', 'pipe', 'inherit'],
+      },
+    );
+    try {
+      await new Promise((resolve) => upstream.stdout.once('data', resolve));
+      await kube.kubectlOk([
+        '-n',
+        'kube-system',
+        'rollout',
+        'status',
+        'deployment/coredns',
+        '--timeout=120s',
+      ]);
+      expect(
+        await kube.jsonpath(['-n', 'kube-system', 'service', 'kube-dns'], '{.spec.clusterIP}'),
+      ).toBe('10.100.0.10');
+      await kube.kubectlOk(['create', 'namespace', 'shop']);
+      await kube.kubectlOk([
+        '-n',
+        'shop',
+        'create',
+        'deployment',
+        'cart',
+        '--image=busybox',
+        '--',
+        '/usr/bin/python3',
+        '-m',
+        'http.server',
+        '80',
+      ]);
+      await kube.kubectlOk(['-n', 'shop', 'expose', 'deployment', 'cart', '--port', '80']);
+      await kube.kubectlOk([
+        '-n',
+        'shop',
+        'rollout',
+        'status',
+        'deployment/cart',
+        '--timeout=120s',
+      ]);
+      const cartIp = await kube.jsonpath(['-n', 'shop', 'service', 'cart'], '{.spec.clusterIP}');
+      await kube.kubectlOk([
+        '-n',
+        'shop',
+        'run',
+        'asker',
+        '--image=busybox',
+        '--restart=Never',
+        '--',
+        'sh',
+        '-c',
+        [
+          'cat /etc/resolv.conf',
+          'getent hosts cart',
+          'getent hosts cart.shop.svc.cluster.local',
+          'getent hosts kubernetes.default',
+          'getent hosts nosuch.shop.svc.cluster.local || echo nosuch: not found',
+          'getent hosts db.example.internal',
+          'curl -s -o /dev/null -w "cart answers %{http_code}\\n" http://cart.shop/',
+        ].join('; '),
+      ]);
+      await waitFor(
+        async () =>
+          (await kube.jsonpath(['-n', 'shop', 'pod', 'asker'], '{.status.phase}')) === 'Succeeded',
+        { timeoutMs: 60_000, what: 'the asking pod to finish' },
+      );
+      const lines = (await kube.kubectlOk(['-n', 'shop', 'logs', 'asker']))
+        .split('\n')
+        .map((line) => line.replace(/\s+/g, ' '));
+      expect(lines).toEqual([
+        'search shop.svc.cluster.local svc.cluster.local cluster.local',
+        'nameserver 10.100.0.10',
+        'options ndots:5',
+        `${cartIp} cart.shop.svc.cluster.local`,
+        `${cartIp} cart.shop.svc.cluster.local`,
+        '10.100.0.1 kubernetes.default.svc.cluster.local',
+        'nosuch: not found',
+        '10.250.0.99 db.example.internal',
+        'cart answers 200',
+      ]);
+      await kube.kubectlOk(['delete', 'namespace', 'shop', '--timeout=120s']);
+    } finally {
+      upstream.kill();
+    }
+  });
+
+  it("runs a hostNetwork DaemonSet's pods in their nodes' namespaces", async () => {
     await kube.kubectlOk(
       ['apply', '-f', '-'],
       `
-apiVersion: v1
-kind: Pod
-metadata: {name: on-host}
+apiVersion: apps/v1
+kind: DaemonSet
+metadata: {name: host-agent, namespace: kube-system}
 spec:
-  hostNetwork: true
-  nodeName: node-2
-  restartPolicy: Never
-  containers:
-  - name: app
-    image: busybox
-    command: [sh, -c, 'ip -4 -o addr show dev eth0']
+  selector: {matchLabels: {app: host-agent}}
+  template:
+    metadata: {labels: {app: host-agent}}
+    spec:
+      hostNetwork: true
+      containers:
+      - name: agent
+        image: busybox
+        command: [sh, -c, 'ip -4 -o addr show dev eth0; exec sleep 3600']
 `,
     );
+    await kube.kubectlOk([
+      '-n',
+      'kube-system',
+      'rollout',
+      'status',
+      'ds/host-agent',
+      '--timeout=120s',
+    ]);
+    const pods = JSON.parse(
+      await kube.kubectlOk([
+        '-n',
+        'kube-system',
+        'get',
+        'pods',
+        '-l',
+        'app=host-agent',
+        '-o',
+        'json',
+      ]),
+    ) as {
+      items: {
+        metadata: { name: string };
+        spec: { nodeName: string };
+        status: { podIP: string };
+      }[];
+    };
+    expect(pods.items.map((pod) => pod.spec.nodeName).sort()).toEqual(['node-1', 'node-2']);
+    for (const pod of pods.items) {
+      const nodeIp = `10.250.${pod.spec.nodeName.slice('node-'.length)}.2`;
+      expect(pod.status.podIP).toBe(nodeIp);
+      await waitFor(
+        async () =>
+          (await kube.kubectl(['-n', 'kube-system', 'logs', pod.metadata.name])).stdout.includes(
+            `inet ${nodeIp}/24`,
+          ),
+        { timeoutMs: 30_000, what: `${pod.metadata.name} to print its node's address` },
+      );
+    }
+    await kube.kubectlOk(['-n', 'kube-system', 'delete', 'ds', 'host-agent']);
     await waitFor(
-      async () => (await kube.jsonpath(['pod', 'on-host'], '{.status.phase}')) === 'Succeeded',
-      {
-        timeoutMs: 60_000,
-        what: 'the hostNetwork pod to finish',
-      },
+      async () =>
+        (await kube.kubectlOk([
+          '-n',
+          'kube-system',
+          'get',
+          'pods',
+          '-l',
+          'app=host-agent',
+          '-o',
+          'name',
+        ])) === '',
+      { timeoutMs: 60_000, what: 'the DaemonSet pods to go' },
     );
-    expect(await kube.jsonpath(['pod', 'on-host'], '{.status.podIP}')).toBe('10.250.2.2');
-    expect(await logsOf('on-host')).toContain('inet 10.250.2.2/24');
-    await kube.kubectlOk(['delete', 'pod', 'on-host']);
-    // The node's namespace is still there after its hostNetwork pod went.
-    expect(await home.ownedNamespaces()).toContain(`${home.prefix}n2`);
+    // The nodes' namespaces stay after their hostNetwork pods went.
+    const namespaces = await home.ownedNamespaces();
+    expect(namespaces).toContain(`${home.prefix}n1`);
+    expect(namespaces).toContain(`${home.prefix}n2`);
   });
 });

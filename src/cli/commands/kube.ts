@@ -23,6 +23,7 @@ export interface KubeOptions {
   readonly nodes: number;
   readonly port?: number;
   readonly instanceType: string;
+  readonly upstreamDns?: string;
 }
 
 export async function runKube(options: KubeOptions): Promise<ExitCode> {
@@ -30,6 +31,8 @@ export async function runKube(options: KubeOptions): Promise<ExitCode> {
     throw new InputError(`--nodes must be between 1 and ${maxStandaloneNodes}`);
   if (!instanceTypeLimits(options.instanceType))
     throw new InputError(`unknown instance type "${options.instanceType}"`);
+  if (options.upstreamDns !== undefined && !/^\d{1,3}(\.\d{1,3}){3}$/.test(options.upstreamDns))
+    throw new InputError(`--upstream-dns must be an IPv4 address, not "${options.upstreamDns}"`);
   if (process.getuid?.() !== 0)
     throw new InputError(
       'sgpods kube makes network namespaces for nodes and pods, which needs root',
@@ -49,6 +52,7 @@ export async function runKube(options: KubeOptions): Promise<ExitCode> {
     home: options.home,
     nodes: options.nodes,
     instanceType: options.instanceType,
+    ...(options.upstreamDns !== undefined ? { upstreamDns: options.upstreamDns } : {}),
     ...(options.port !== undefined ? { port: options.port } : {}),
     apiServer: { crdManifests: crdManifests(bundledCrdDirectory) },
     onError: (error) => {

@@ -1,12 +1,17 @@
 /**
  * kube-proxy's rules as one nftables table per node, pure: every ClusterIP port jumps (by an
- * `ip daddr . l4proto . dport` verdict map) to a chain that picks a ready endpoint at random and
- * DNATs to it, in PREROUTING (pods' traffic through the node) and OUTPUT (the node's own);
+ * `ip daddr . l4proto . dport` verdict map) to a chain that picks a ready endpoint by a hash of
+ * the client's address and port and DNATs to it, in PREROUTING (pods' traffic through the node) and OUTPUT (the node's own);
  * traffic a pod sends to itself through its Service is masqueraded (hairpin); ports without an
  * endpoint are rejected, as kube-proxy rejects them.
  */
 
 export const proxyTable = 'sgpods-proxy';
+
+// Why a hash and not kube-proxy's random pick: glibc sends a name's A and AAAA queries at once
+// from one socket; picked at random, the two packets of that one UDP flow can get different
+// DNATs, and conntrack drops the second (the infamous 5 s DNS delay). Hashed on the client's
+// address and port, they get the same backend, which conntrack's clash resolution accepts.
 const hairpinMark = '0x4000';
 
 export interface ProxyEndpoint {
@@ -33,7 +38,7 @@ export function proxyRuleset(ports: readonly ProxyServicePort[]): string {
   served.forEach((port, index) => {
     const picks = port.endpoints.map((_, endpoint) => `${endpoint} : jump ep_${index}_${endpoint}`);
     chains.push(
-      `  chain svc_${index} {\n    numgen random mod ${port.endpoints.length} vmap { ${picks.join(', ')} } comment "${port.id}"\n  }`,
+      `  chain svc_${index} {\n    jhash ip saddr . th sport mod ${port.endpoints.length} vmap { ${picks.join(', ')} } comment "${port.id}"\n  }`,
     );
     port.endpoints.forEach((endpoint, number) => {
       chains.push(

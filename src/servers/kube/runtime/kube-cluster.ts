@@ -12,6 +12,7 @@ import {
   mkdirSync,
   readdirSync,
   readFileSync,
+  rmSync,
   writeFileSync,
 } from 'node:fs';
 import { join } from 'node:path';
@@ -34,6 +35,7 @@ import {
   type KubeApiServerOptions,
 } from '../kube-api-server.js';
 import { cniDel, type CniNode } from './cni/cni-runner.js';
+import { clusterDnsIp, clusterDomain, ensureClusterAddons } from './cluster-addons.js';
 import { ClusterInformers } from './cluster-informers.js';
 import {
   apiServerAddress,
@@ -58,6 +60,8 @@ export interface KubeClusterOptions {
   /** EC2 instance type the nodes pretend to be (capacity, max pods, labels). */
   readonly instanceType?: string;
   readonly region?: string;
+  /** The nodes' resolver (their resolv.conf): where cluster DNS forwards other names. */
+  readonly upstreamDns?: string;
   readonly apiServer?: Omit<KubeApiServerOptions, 'home' | 'port'>;
   readonly onError?: (error: unknown) => void;
 }
@@ -160,6 +164,7 @@ export async function startKubeCluster(options: KubeClusterOptions): Promise<Kub
       userAgent: `${component}/v1.32.0 (linux/amd64) sgpods`,
     });
   const nodes = await ensureClusterNetwork(prefix, options.nodes);
+  for (const node of nodes) writeNodeResolvConf(node.namespace, options.upstreamDns);
   await startApiForwarder(home, routerNamespaceOf(prefix), socketPath);
   const catalogue = ImageCatalogue.load();
 
@@ -207,6 +212,7 @@ export async function startKubeCluster(options: KubeClusterOptions): Promise<Kub
       podLogDirectory: join(home, 'pod-logs'),
       prefix,
       clusterCa: readFileSync(join(home, 'pki', 'ca.crt'), 'utf8'),
+      dns: { nameserver: clusterDnsIp, domain: clusterDomain },
       onError: report,
     });
   });
@@ -215,6 +221,7 @@ export async function startKubeCluster(options: KubeClusterOptions): Promise<Kub
   const proxies = nodes.map((node) => new KubeProxy(node.namespace, informers, report));
   await informers.start();
   await Promise.all(proxies.map((proxy) => proxy.sync()));
+  await ensureClusterAddons(controllerClient);
 
   return {
     server,
@@ -232,6 +239,18 @@ export async function startKubeCluster(options: KubeClusterOptions): Promise<Kub
       await server.close();
     },
   };
+}
+
+/** The node's /etc/netns resolv.conf: its upstream resolver, or none. */
+function writeNodeResolvConf(namespace: string, upstream: string | undefined): void {
+  const directory = join('/etc/netns', namespace);
+  const path = join(directory, 'resolv.conf');
+  if (upstream === undefined) {
+    rmSync(path, { force: true });
+    return;
+  }
+  mkdirSync(directory, { recursive: true });
+  writeFileSync(path, `nameserver ${upstream}\n`);
 }
 
 /** The forwarder of the API server into the cluster network (replacing a previous one). */
