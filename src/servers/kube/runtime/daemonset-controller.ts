@@ -99,11 +99,7 @@ export class DaemonSetController {
     readonly events: EventRecorder,
     onError: (error: unknown) => void,
   ) {
-    this.queue = new WorkQueue((key) => this.#sync(key), {
-      onError: (_key, error) => {
-        onError(error);
-      },
-    });
+    this.queue = new WorkQueue((key) => this.#sync(key), { onError });
     informers.daemonSets.onChange((_event, object) => {
       this.queue.add(objectKey(object));
     });

@@ -59,11 +59,7 @@ export class DeploymentController {
     readonly events: EventRecorder,
     onError: (error: unknown) => void,
   ) {
-    this.queue = new WorkQueue((key) => this.#sync(key), {
-      onError: (_key, error) => {
-        onError(error);
-      },
-    });
+    this.queue = new WorkQueue((key) => this.#sync(key), { onError });
     informers.deployments.onChange((_event, object) => {
       this.queue.add(objectKey(object));
     });

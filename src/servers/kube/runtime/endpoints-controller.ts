@@ -53,11 +53,7 @@ export class EndpointsController {
     readonly informers: ClusterInformers,
     onError: (error: unknown) => void,
   ) {
-    this.queue = new WorkQueue((key) => this.#sync(key), {
-      onError: (_key, error) => {
-        onError(error);
-      },
-    });
+    this.queue = new WorkQueue((key) => this.#sync(key), { onError });
     informers.services.onChange((_event, service) => {
       this.queue.add(objectKey(service));
     });

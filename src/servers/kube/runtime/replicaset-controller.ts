@@ -61,11 +61,7 @@ export class ReplicaSetController {
     readonly events: EventRecorder,
     onError: (error: unknown) => void,
   ) {
-    this.queue = new WorkQueue((key) => this.#sync(key), {
-      onError: (_key, error) => {
-        onError(error);
-      },
-    });
+    this.queue = new WorkQueue((key) => this.#sync(key), { onError });
     informers.replicaSets.onChange((_event, object) => {
       this.queue.add(objectKey(object));
     });

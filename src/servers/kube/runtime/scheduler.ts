@@ -48,9 +48,7 @@ export class Scheduler {
   ) {
     this.queue = new WorkQueue((key) => this.#scheduleOne(key), {
       concurrency: 1,
-      onError: (_key, error) => {
-        onError(error);
-      },
+      onError,
     });
     informers.pods.onChange((event, pod) => {
       const key = objectKey(pod);

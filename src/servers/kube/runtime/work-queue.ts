@@ -5,7 +5,7 @@
  */
 export interface WorkQueueOptions {
   readonly concurrency?: number;
-  readonly onError?: (key: string, error: unknown) => void;
+  readonly onError?: (error: unknown, key: string) => void;
   readonly maxBackoffMs?: number;
 }
 
@@ -87,7 +87,7 @@ export class WorkQueue {
     } catch (error) {
       const failures = (this.#failures.get(key) ?? 0) + 1;
       this.#failures.set(key, failures);
-      this.options.onError?.(key, error);
+      this.options.onError?.(error, key);
       this.addAfter(key, Math.min(10 * 2 ** failures, this.options.maxBackoffMs ?? 5_000));
     } finally {
       this.#active.delete(key);
