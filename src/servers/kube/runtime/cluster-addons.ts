@@ -129,10 +129,18 @@ const objects: readonly { readonly path: string; readonly body: Record<string, u
 
 export async function ensureClusterAddons(client: KubeHttpClient): Promise<void> {
   for (const { path, body } of objects) {
-    try {
-      await client.create(path, body);
-    } catch (error) {
+    const name = (body.metadata as { name: string }).name;
+    // Looked up first: creating a Service again would fail on its ClusterIP before its name.
+    const present = await client.get(`${path}/${name}`).then(
+      () => true,
+      (error: unknown) => {
+        if (isStatus(error, 'NotFound')) return false;
+        throw error;
+      },
+    );
+    if (present) continue;
+    await client.create(path, body).catch((error: unknown) => {
       if (!isStatus(error, 'AlreadyExists')) throw error;
-    }
+    });
   }
 }
