@@ -26,7 +26,7 @@ import {
   startTimeOf,
   stopRegisteredProcess,
 } from '../../../adapters/process/pid-file.js';
-import { instanceTypeLimits } from '../../../core/instance-types/instance-types.js';
+import { nodeCapacity } from '../../../core/eks/node-identity.js';
 import { kernelPrefix } from '../../../core/kernel-names.js';
 import { ensureTokens } from '../authentication.js';
 import {
@@ -115,7 +115,6 @@ function installCni(home: string, name: string, node: ClusterNode): CniNode {
 }
 
 function nodeDescription(node: ClusterNode, instanceType: string, region: string): NodeDescription {
-  const limits = instanceTypeLimits(instanceType);
   const zone = `${region}${'abc'[(node.index - 1) % 3] ?? 'a'}`;
   return {
     name: `node-${node.index}`,
@@ -130,9 +129,7 @@ function nodeDescription(node: ClusterNode, instanceType: string, region: string
       'failure-domain.beta.kubernetes.io/zone': zone,
     },
     capacity: {
-      cpu: String(limits?.vcpus ?? 2),
-      memory: `${String((limits?.memoryMiB ?? 8192) * 1024)}Ki`,
-      pods: String(limits?.eksMaxPods ?? 110),
+      ...nodeCapacity(instanceType),
       'ephemeral-storage': '20959212Ki',
       'hugepages-1Gi': '0',
       'hugepages-2Mi': '0',
