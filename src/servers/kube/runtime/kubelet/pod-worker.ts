@@ -210,6 +210,7 @@ export class PodWorker {
   #running = false;
   #lastReported = '';
   #kickTimer: NodeJS.Timeout | undefined;
+  #kickAt = 0;
   #closed = false;
 
   constructor(
@@ -289,8 +290,13 @@ export class PodWorker {
   kick(delayMs = 0): void {
     if (this.#closed) return;
     if (delayMs > 0) {
+      // The earliest wake-up wins: a later, longer delay must not postpone a retry already due.
+      const at = Date.now() + delayMs;
+      if (this.#kickTimer && this.#kickAt <= at) return;
       clearTimeout(this.#kickTimer);
+      this.#kickAt = at;
       this.#kickTimer = setTimeout(() => {
+        this.#kickTimer = undefined;
         this.kick();
       }, delayMs);
       return;
@@ -351,7 +357,10 @@ export class PodWorker {
   }
 
   async #ensureSandbox(): Promise<boolean> {
-    if (Date.now() < this.#sandboxRetryAt) return false;
+    if (Date.now() < this.#sandboxRetryAt) {
+      this.kick(this.#sandboxRetryAt - Date.now());
+      return false;
+    }
     const { namespace = 'default', name = '' } = this.#pod.metadata;
     try {
       this.#ip = await this.#sandbox.create(this.context.sandboxNode, {
