@@ -16,7 +16,7 @@ export default defineConfig({
         test: {
           name: 'component',
           include: ['test/component/**/*.test.ts'],
-          setupFiles: ['test/support/quiet-sdk-warning.ts'],
+          setupFiles: ['src/adapters/aws/quiet-sdk-warning.ts'],
           testTimeout: 60_000,
         },
       },
@@ -26,7 +26,7 @@ export default defineConfig({
         test: {
           name: 'integration',
           include: ['test/integration/**/*.test.ts'],
-          setupFiles: ['test/support/quiet-sdk-warning.ts'],
+          setupFiles: ['src/adapters/aws/quiet-sdk-warning.ts'],
           pool: 'forks',
           poolOptions: { forks: { singleFork: true } },
           testTimeout: 180_000,

@@ -4,6 +4,7 @@
  * entry points stay fast. Errors become one line on stderr and an exit code (exit-codes.ts);
  * `--debug` adds the stack.
  */
+import '../adapters/aws/quiet-sdk-warning.js';
 import { Command, CommanderError, Option } from 'commander';
 import { SgpodsError, InputError } from '../core/errors.js';
 import { exitCodes, type ExitCode } from './exit-codes.js';
@@ -200,12 +201,17 @@ function buildProgram(): Command {
       '--upstream-dns <ip>',
       "the nodes' resolver, where cluster DNS forwards other names (default: none)",
     )
+    .option(
+      '--sandbox',
+      "nodes are the home's cloud instances of the cluster's node groups (what sgpods up runs)",
+    )
     .action(
       async (options: {
         nodes: number;
         port?: number;
         instanceType: string;
         upstreamDns?: string;
+        sandbox?: boolean;
       }) => {
         const { runKube } = await import('./commands/kube.js');
         process.exitCode = await runKube({
@@ -242,6 +248,81 @@ function buildProgram(): Command {
     });
 
   program
+    .command('up')
+    .description(
+      'Start the sandbox in the background (the cloud, then a cluster whose nodes are its EC2 instances) and return once the nodes are Ready.',
+    )
+    .option('-f, --config-file <file>', 'an eksctl ClusterConfig (default: the workshop cluster)')
+    .action(async (options: { configFile?: string }) => {
+      const { runUp } = await import('./commands/up.js');
+      process.exitCode = await runUp({
+        home: resolveHome(program.opts<GlobalOptions>().home),
+        ...(options.configFile ? { file: options.configFile } : {}),
+      });
+    });
+
+  program
+    .command('status')
+    .description("Show what of the home's sandbox runs: the cloud, the cluster and its nodes.")
+    .action(async () => {
+      const { runStatus } = await import('./commands/status.js');
+      process.exitCode = await runStatus(resolveHome(program.opts<GlobalOptions>().home));
+    });
+
+  const nodegroup = program
+    .command('nodegroup')
+    .description("Create or delete node groups of the sandbox's cluster (as eksctl does).");
+  nodegroup
+    .command('create')
+    .description(
+      "Launch a ClusterConfig's node groups as EC2 instances; returns when their nodes are Ready.",
+    )
+    .requiredOption('-f, --config-file <file>', 'an eksctl ClusterConfig with the node groups')
+    .action(async (options: { configFile: string }) => {
+      const { runNodeGroupCreate } = await import('./commands/nodegroup.js');
+      process.exitCode = await runNodeGroupCreate({
+        home: resolveHome(program.opts<GlobalOptions>().home),
+        file: options.configFile,
+      });
+    });
+  nodegroup
+    .command('delete')
+    .description("Terminate a node group's instances; returns when its nodes are gone.")
+    .option('-f, --config-file <file>', 'an eksctl ClusterConfig naming the node groups')
+    .option('--name <name>', 'the node group')
+    .action(async (options: { configFile?: string; name?: string }) => {
+      const { runNodeGroupDelete } = await import('./commands/nodegroup.js');
+      process.exitCode = await runNodeGroupDelete({
+        home: resolveHome(program.opts<GlobalOptions>().home),
+        ...(options.configFile ? { file: options.configFile } : {}),
+        ...(options.name ? { name: options.name } : {}),
+      });
+    });
+
+  program
+    .command('agent')
+    .description(
+      "The node agent (aws-node's role): IPAM and the CNI plugin for the node it runs on; settings from the environment.",
+    )
+    .action(async () => {
+      const { runAgentCommand } = await import('./commands/agent.js');
+      process.exitCode = await runAgentCommand();
+    });
+
+  program
+    .command('control-plane-endpoint', { hidden: true })
+    .description("(internal) the control plane's endpoint in the VPC, run by the cloud")
+    .requiredOption('--api <address>', 'the Kubernetes API address')
+    .requiredOption('--services <address>', 'the AWS service endpoints address')
+    .action(async (options: { api: string; services: string }) => {
+      const { runControlPlaneEndpoint } = await import('./commands/control-plane-endpoint.js');
+      process.exitCode = await runControlPlaneEndpoint({
+        home: resolveHome(program.opts<GlobalOptions>().home),
+        ...options,
+      });
+    });
+
+  program
     .command('down')
     .description(
       'Stop every process of the home and remove every kernel object it created (namespaces, links, nft tables).',
@@ -268,7 +349,9 @@ async function main(argv: readonly string[]): Promise<ExitCode> {
       const success = ['commander.helpDisplayed', 'commander.version', 'commander.help'];
       return success.includes(error.code) ? exitCodes.success : exitCodes.badInput;
     }
-    return report(error, program.opts<GlobalOptions>().debug === true);
+    // A failed long-running command may hold servers and timers: exit now (stderr is
+    // synchronous for files and pipes, so the message is out).
+    process.exit(report(error, program.opts<GlobalOptions>().debug === true));
   }
 }
 

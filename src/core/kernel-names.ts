@@ -35,3 +35,8 @@ export function kernelName(prefix: string, suffix: string): string {
 export function isOwnedKernelName(prefix: string, name: string): boolean {
   return name.startsWith(prefix);
 }
+
+/** The namespace of an EC2 instance of the home's cloud: prefix + `i` + a tag of its id. */
+export function instanceNamespaceName(prefix: string, instanceId: string): string {
+  return kernelName(prefix, `i${nameTag(instanceId, 7)}`);
+}

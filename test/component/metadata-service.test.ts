@@ -2,15 +2,25 @@
  * The instance metadata service over a real loopback socket, with a fake directory (the real
  * one is tested against the cloud's state elsewhere). The fake maps the caller's address,
  * 127.0.0.1, to whichever instance a test puts there, so "another instance" and "no instance"
- * are the same socket seen through a different directory.
+ * are the same socket seen through a different directory. Role credentials are fetched by the
+ * real clients (SDK v3's default chain, the aws CLI) and used against a real cloud endpoint.
  */
+import { execFile } from 'node:child_process';
 import { request } from 'node:http';
+import { join } from 'node:path';
+import {
+  DescribeAvailabilityZonesCommand,
+  EC2Client,
+  EC2ServiceException,
+} from '@aws-sdk/client-ec2';
 import fc from 'fast-check';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import {
   startMetadataService,
   type MetadataService,
 } from '../../src/servers/cloud/link-local/metadata-service.js';
+import { issueSessionToken } from '../../src/servers/cloud/query/sigv4.js';
+import { startTestCloud, type TestCloud } from '../support/cloud-fixture.js';
 import type {
   InstanceMetadata,
   InterfaceMetadata,
@@ -66,6 +76,11 @@ const instanceA: InstanceMetadata = {
   securityGroupNames: ['default', 'web'],
   iamInstanceProfileArn: 'arn:aws:iam::123456789012:instance-profile/nodes',
   iamInstanceProfileId: 'AIPAEXAMPLE',
+  iamRole: {
+    roleName: 'nodes',
+    accessKeyId: 'AKIDEXAMPLE',
+    secretAccessKey: 'wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY',
+  },
   tags: { Name: 'a' },
 };
 
@@ -74,6 +89,7 @@ const instanceB: InstanceMetadata = {
   instanceId: 'i-0bbbbbbbbbbbbbbbb',
   iamInstanceProfileArn: undefined,
   iamInstanceProfileId: undefined,
+  iamRole: undefined,
   interfaces: [primaryNic],
 };
 
@@ -261,8 +277,8 @@ describe('listings', () => {
     expect((await get('/latest/meta-data/iam/info')).status).toBe(404);
   });
 
-  it('serves iam/info as AWS prints it, and no credentials yet', async () => {
-    expect((await get('/latest/meta-data/iam/')).body).toBe('info');
+  it('serves iam/info as AWS prints it', async () => {
+    expect((await get('/latest/meta-data/iam/')).body).toBe('info\nsecurity-credentials/');
     const info = await get('/latest/meta-data/iam/info');
     expect(info.body).toBe(
       [
@@ -274,7 +290,192 @@ describe('listings', () => {
         '}',
       ].join('\n'),
     );
-    expect((await get('/latest/meta-data/iam/security-credentials/')).status).toBe(404);
+  });
+});
+
+describe('role credentials', () => {
+  const credentialsPath = '/latest/meta-data/iam/security-credentials/';
+
+  it('lists the role and serves its credentials as EC2 prints them', async () => {
+    clock = Date.parse('2025-01-01T03:25:07Z');
+    expect((await get(credentialsPath)).body).toBe('nodes');
+    expect((await get('/latest/meta-data/iam/security-credentials')).body).toBe('nodes');
+    const reply = await get(`${credentialsPath}nodes`);
+    expect(reply.status).toBe(200);
+    expect(reply.headers['content-type']).toBe('text/plain');
+    const token = issueSessionToken(
+      'wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY',
+      'nodes/i-0aaaaaaaaaaaaaaaa',
+    );
+    expect(reply.body).toBe(
+      [
+        '{',
+        '  "Code" : "Success",',
+        '  "LastUpdated" : "2025-01-01T03:00:00Z",',
+        '  "Type" : "AWS-HMAC",',
+        '  "AccessKeyId" : "AKIDEXAMPLE",',
+        '  "SecretAccessKey" : "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY",',
+        `  "Token" : "${token}",`,
+        '  "Expiration" : "2025-01-01T09:00:00Z"',
+        '}',
+      ].join('\n'),
+    );
+  });
+
+  it('keeps one token per instance and renews on the hour', async () => {
+    const read = async () =>
+      JSON.parse((await get(`${credentialsPath}nodes`)).body) as Record<string, string>;
+    clock = Date.parse('2025-01-01T03:00:00Z');
+    const first = await read();
+    clock = Date.parse('2025-01-01T03:59:59Z');
+    expect(await read()).toEqual(first);
+    clock = Date.parse('2025-01-01T04:00:00Z');
+    const renewed = await read();
+    expect(renewed).toEqual({
+      ...first,
+      LastUpdated: '2025-01-01T04:00:00Z',
+      Expiration: '2025-01-01T10:00:00Z',
+    });
+    caller = { ...instanceA, instanceId: 'i-0cccccccccccccccc' };
+    expect((await read()).Token).not.toBe(first.Token);
+  });
+
+  it('answers 404 for another role name and for an instance without a profile', async () => {
+    for (const path of [`${credentialsPath}other`, `${credentialsPath}Nodes`]) {
+      expect({ path, status: (await get(path)).status }).toEqual({ path, status: 404 });
+    }
+    caller = instanceB;
+    expect((await get(credentialsPath)).status).toBe(404);
+    expect((await get(`${credentialsPath}nodes`)).status).toBe(404);
+    // A profile whose role the directory does not know: info only, nothing for SDKs to chase.
+    caller = { ...instanceA, iamRole: undefined };
+    expect((await get('/latest/meta-data/iam/')).body).toBe('info');
+    expect((await get(credentialsPath)).status).toBe(404);
+  });
+
+  it('needs a valid token like every other path when one is sent', async () => {
+    const reply = await get(`${credentialsPath}nodes`, { 'X-aws-ec2-metadata-token': 'garbage' });
+    expect(reply.status).toBe(401);
+  });
+});
+
+describe('role credentials with the real clients and the cloud endpoint', () => {
+  let cloud: TestCloud;
+  let onCloud: InstanceMetadata;
+  const savedEnv = { ...process.env };
+
+  beforeAll(async () => {
+    cloud = await startTestCloud();
+    onCloud = {
+      ...instanceA,
+      region: cloud.service.region,
+      iamRole: { roleName: 'nodes', ...cloud.service.credentials },
+    };
+  });
+  afterAll(async () => {
+    await cloud.close();
+  });
+  beforeEach(() => {
+    caller = onCloud;
+    // The SDK and the CLI compare Expiration with the real clock.
+    clock = Date.now();
+  });
+  afterEach(() => {
+    process.env = { ...savedEnv };
+  });
+
+  /** What an instance's environment holds: no keys, no config, IMDS at this service. */
+  function instanceEnv(): NodeJS.ProcessEnv {
+    const dropped = new Set([
+      'AWS_ACCESS_KEY_ID',
+      'AWS_SECRET_ACCESS_KEY',
+      'AWS_SESSION_TOKEN',
+      'AWS_PROFILE',
+      'AWS_EC2_METADATA_DISABLED',
+      'AWS_CONTAINER_CREDENTIALS_RELATIVE_URI',
+      'AWS_CONTAINER_CREDENTIALS_FULL_URI',
+      'AWS_WEB_IDENTITY_TOKEN_FILE',
+    ]);
+    return {
+      ...Object.fromEntries(Object.entries(cloud.env).filter(([name]) => !dropped.has(name))),
+      AWS_EC2_METADATA_SERVICE_ENDPOINT: `http://127.0.0.1:${service.port}/`,
+      AWS_CONFIG_FILE: join(cloud.home, 'no-aws-config'),
+      AWS_SHARED_CREDENTIALS_FILE: join(cloud.home, 'no-aws-credentials'),
+    };
+  }
+
+  it("resolves through SDK v3's default chain and signs EC2 calls the endpoint accepts", async () => {
+    process.env = instanceEnv();
+    // No credentials given: the default chain ends at the instance metadata service (IMDSv2).
+    const client = new EC2Client({
+      endpoint: cloud.endpoint.url,
+      region: cloud.service.region,
+      maxAttempts: 1,
+    });
+    const resolved = await client.config.credentials();
+    expect(resolved).toMatchObject({
+      accessKeyId: cloud.service.credentials.accessKeyId,
+      secretAccessKey: cloud.service.credentials.secretAccessKey,
+      sessionToken: issueSessionToken(
+        cloud.service.credentials.secretAccessKey,
+        `nodes/${onCloud.instanceId}`,
+      ),
+    });
+    const hoursLeft = ((resolved.expiration?.getTime() ?? 0) - Date.now()) / 3_600_000;
+    expect(hoursLeft).toBeGreaterThan(5);
+    expect(hoursLeft).toBeLessThanOrEqual(6);
+    const zones = await client.send(new DescribeAvailabilityZonesCommand({}));
+    expect(zones.AvailabilityZones?.map((zone) => zone.ZoneName)).toContain(
+      `${cloud.service.region}a`,
+    );
+    client.destroy();
+  });
+
+  it('refuses a session token the cloud did not mint', async () => {
+    const { credentials } = cloud.service;
+    for (const sessionToken of [
+      'forged',
+      issueSessionToken('another secret', `nodes/${onCloud.instanceId}`),
+      `${issueSessionToken(credentials.secretAccessKey, 'nodes/i-0aaaaaaaaaaaaaaaa')}x`,
+    ]) {
+      const client = new EC2Client({
+        endpoint: cloud.endpoint.url,
+        region: cloud.service.region,
+        credentials: { ...credentials, sessionToken },
+        maxAttempts: 1,
+      });
+      const error = await client.send(new DescribeAvailabilityZonesCommand({})).then(
+        () => undefined,
+        (caught: unknown) => caught,
+      );
+      expect(error).toBeInstanceOf(EC2ServiceException);
+      expect({ sessionToken, name: (error as EC2ServiceException).name }).toEqual({
+        sessionToken,
+        name: 'AuthFailure',
+      });
+      client.destroy();
+    }
+  });
+
+  it('serves the aws CLI, which finds the role by itself', async () => {
+    const result = await new Promise<{ code: number; stdout: string; stderr: string }>(
+      (resolve) => {
+        execFile(
+          'aws',
+          ['ec2', 'describe-availability-zones', '--output', 'json'],
+          { env: instanceEnv(), timeout: 60_000 },
+          (error, stdout, stderr) => {
+            const code = error ? (typeof error.code === 'number' ? error.code : -1) : 0;
+            resolve({ code, stdout, stderr });
+          },
+        );
+      },
+    );
+    expect(result.stderr).toBe('');
+    expect(result.code).toBe(0);
+    const zones = (JSON.parse(result.stdout) as { AvailabilityZones: { ZoneName: string }[] })
+      .AvailabilityZones;
+    expect(zones.map((zone) => zone.ZoneName)).toContain(`${cloud.service.region}a`);
   });
 });
 

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { writePidFile } from '../../adapters/process/pid-file.js';
 import { InputError } from '../../core/errors.js';
 import { startCloudEndpoint, type CloudEndpoint } from '../../servers/cloud/cloud-endpoint.js';
-import { CloudService } from '../../servers/cloud/cloud-service.js';
+import { CloudService, cloudSocketPath } from '../../servers/cloud/cloud-service.js';
 import { exitCodes, type ExitCode } from '../exit-codes.js';
 
 export interface CloudOptions {
@@ -27,11 +27,16 @@ function describeError(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
 
-async function listen(service: CloudService, port: number | undefined): Promise<CloudEndpoint> {
+async function listen(
+  service: CloudService,
+  home: string,
+  port: number | undefined,
+): Promise<CloudEndpoint> {
   const start = (chosen: number) =>
     startCloudEndpoint({
       credentials: service.credentials,
       port: chosen,
+      socketPath: cloudSocketPath(home),
       ec2: (action, params) => service.ec2(action, params),
       rds: (action, params) => service.rds(action, params),
       iam: (action, params) => service.iam(action, params),
@@ -81,7 +86,7 @@ export async function runCloud(options: CloudOptions): Promise<ExitCode> {
   });
   let endpoint: CloudEndpoint;
   try {
-    endpoint = await listen(service, options.port);
+    endpoint = await listen(service, options.home, options.port);
   } catch (error) {
     await service.close();
     throw error;

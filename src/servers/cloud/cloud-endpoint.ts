@@ -5,7 +5,8 @@
  * malformed request gets an error, never a crash.
  */
 import { randomUUID } from 'node:crypto';
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { rmSync } from 'node:fs';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { AwsServiceError, Ec2RequestError } from '../../core/errors.js';
 import { ec2ErrorXml, ec2ResponseXml, type XmlValue } from './query/ec2-xml.js';
@@ -44,6 +45,11 @@ export interface CloudEndpointOptions {
   readonly eks?: RestDispatcher;
   /** 0 (default) picks a free port. Always bound to loopback. */
   readonly port?: number;
+  /**
+   * Also serve on this unix socket (replacing a stale one): the control plane's endpoint in the
+   * VPC relays to it, so the host namespace needs no address there.
+   */
+  readonly socketPath?: string;
   /** Errors that are not AWS errors (bugs) are reported here and answered as InternalError. */
   readonly onInternalError?: (error: unknown) => void;
 }
@@ -236,26 +242,57 @@ async function handle(
   }
 }
 
-export function startCloudEndpoint(options: CloudEndpointOptions): Promise<CloudEndpoint> {
+function newServer(options: CloudEndpointOptions): Server {
   const server = createServer((request, response) => {
     void handle(request, response, options);
   });
   server.keepAliveTimeout = 30_000;
-  return new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port ?? 0, '127.0.0.1', () => {
-      const { port } = server.address() as AddressInfo;
-      resolve({
-        url: `http://127.0.0.1:${port}`,
-        port,
-        close: () =>
-          new Promise((done) => {
-            server.closeAllConnections();
-            server.close(() => {
-              done();
-            });
-          }),
-      });
+  return server;
+}
+
+function closeServer(server: Server): Promise<void> {
+  return new Promise((done) => {
+    server.closeAllConnections();
+    server.close(() => {
+      done();
     });
   });
+}
+
+function listenOn(
+  server: Server,
+  target: { port: number; host: string } | { path: string },
+): Promise<void> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(target, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+}
+
+export async function startCloudEndpoint(options: CloudEndpointOptions): Promise<CloudEndpoint> {
+  const server = newServer(options);
+  await listenOn(server, { port: options.port ?? 0, host: '127.0.0.1' });
+  const { port } = server.address() as AddressInfo;
+  const servers = [server];
+  if (options.socketPath !== undefined) {
+    rmSync(options.socketPath, { force: true });
+    const socketServer = newServer(options);
+    try {
+      await listenOn(socketServer, { path: options.socketPath });
+    } catch (error) {
+      await closeServer(server);
+      throw error;
+    }
+    servers.push(socketServer);
+  }
+  return {
+    url: `http://127.0.0.1:${port}`,
+    port,
+    close: async () => {
+      await Promise.all(servers.map(closeServer));
+    },
+  };
 }

@@ -5,21 +5,30 @@
  * resynced from it at start, so a crash anywhere leaves state and kernel reconcilable.
  */
 import { randomBytes } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { runDirectory } from '../../adapters/process/pid-file.js';
+import { ensureServingCertificates } from '../../adapters/tls/certificates.js';
 import { AwsServiceError, Ec2RequestError, InputError } from '../../core/errors.js';
 import { kernelName, kernelPrefix } from '../../core/kernel-names.js';
 import { parseCidr } from '../../core/net/ip-address.js';
 import { mintResourceId, type ResourceKind } from '../../core/sg/resource-ids.js';
 import type { PrefixList } from '../../core/sg/world.js';
-import { ComputePlane } from './dataplane/compute-plane.js';
+import { ComputePlane, controlPlaneNamespaceOf } from './dataplane/compute-plane.js';
+import { NamespaceProcess } from './dataplane/namespace-process.js';
 import { DatabaseHosts } from './dataplane/database-hosts.js';
 import { VpcRouter } from './dataplane/vpc-router.js';
-import { VpcServicesProcess } from './link-local/vpc-services-process.js';
+import { startVpcServicesProcess } from './link-local/vpc-services-process.js';
 import { bootstrapClusterNetwork, type ClusterNetwork } from './ec2/bootstrap.js';
 import { ec2Actions } from './ec2/ec2-actions.js';
 import { Ec2Changes, type Ec2Context, type QueryHandler } from './ec2/ec2-context.js';
 import type { RestRequest } from './cloud-endpoint.js';
+import {
+  awsServiceHostsOf,
+  controlPlaneAddressesOf,
+  ensureControlPlaneInterface,
+  type ControlPlaneAddresses,
+} from './eks/control-plane.js';
 import { serveEks, type ClusterIdentity } from './eks/eks-api.js';
 import { bootstrapClusterRoles, iamActions } from './iam/iam-actions.js';
 import type { XmlValue } from './query/ec2-xml.js';
@@ -46,6 +55,13 @@ export interface CloudServiceOptions {
   readonly onDataplaneError?: (error: unknown) => void;
 }
 
+/** The cloud endpoint's unix socket (what the control-plane endpoint relays to). */
+export function cloudSocketPath(home: string): string {
+  return join(runDirectory(home), 'cloud.sock');
+}
+
+export const controlPlaneEndpointProcessName = 'control-plane-endpoint';
+
 export function cloudDatabasePath(home: string): string {
   return join(home, 'cloud.sqlite');
 }
@@ -69,7 +85,9 @@ export class CloudService {
   readonly network: ClusterNetwork;
   #router: VpcRouter | undefined;
   #compute: ComputePlane;
-  #services: VpcServicesProcess | undefined;
+  #services: NamespaceProcess | undefined;
+  #controlPlaneEndpoint: NamespaceProcess | undefined;
+  readonly #home: string;
   readonly #onDataplaneError: (error: unknown) => void;
 
   private constructor(
@@ -79,6 +97,7 @@ export class CloudService {
     this.store = new Ec2Store(database);
     this.faults = new FaultStore(database);
     this.#onDataplaneError = options.onDataplaneError ?? (() => undefined);
+    this.#home = options.home;
     const store = this.store;
     const first = store.meta('region') === undefined;
     if (first) {
@@ -126,6 +145,9 @@ export class CloudService {
       secretAccessKey: store.meta('secretAccessKey') ?? '',
     };
     this.network = JSON.parse(store.meta('network') ?? '{}') as ClusterNetwork;
+    store.transaction(() => {
+      ensureControlPlaneInterface(this.#context(new Ec2Changes()), this.clusterName, this.network);
+    });
     this.#compute = this.#computePlane(options.home, undefined);
   }
 
@@ -203,7 +225,7 @@ export class CloudService {
     await this.#compute.reconcile();
     const vpc = this.store.vpcs().find((row) => row.vpcId === this.network.vpcId);
     if (vpc) {
-      this.#services = await VpcServicesProcess.start({
+      this.#services = await startVpcServicesProcess({
         home,
         namespace: router.namespace,
         vpcCidr: vpc.cidrBlock,
@@ -212,6 +234,27 @@ export class CloudService {
         },
       });
     }
+    await this.#startControlPlaneEndpoint(home);
+  }
+
+  /** The control plane's addresses in the VPC (the API server's and the AWS endpoints'). */
+  get controlPlane(): ControlPlaneAddresses | undefined {
+    return controlPlaneAddressesOf(this.store);
+  }
+
+  async #startControlPlaneEndpoint(home: string): Promise<void> {
+    const addresses = this.controlPlane;
+    if (!addresses) return;
+    ensureServingCertificates(join(home, 'pki'), 'aws-endpoints', awsServiceHostsOf(this.region));
+    this.#controlPlaneEndpoint = await NamespaceProcess.start({
+      home,
+      namespace: controlPlaneNamespaceOf(kernelPrefix(home)),
+      name: controlPlaneEndpointProcessName,
+      args: ['control-plane-endpoint', '--api', addresses.api, '--services', addresses.services],
+      onError: (error) => {
+        this.#onDataplaneError(error);
+      },
+    });
   }
 
   #prefixLists(): PrefixList[] {
@@ -285,8 +328,15 @@ export class CloudService {
         accountId,
         network: this.network,
         identity: JSON.parse(this.store.meta('eks') ?? '{}') as ClusterIdentity,
+        certificateAuthority: this.#certificateAuthority(),
       }),
     );
+  }
+
+  /** The home's CA (the cluster's), base64 as DescribeCluster gives it; empty before it exists. */
+  #certificateAuthority(): string {
+    const path = join(this.#home, 'pki', 'ca.crt');
+    return existsSync(path) ? readFileSync(path).toString('base64') : '';
   }
 
   /** An armed fault of `action`: its latency first, then its error (in the service's class). */
@@ -360,6 +410,7 @@ export class CloudService {
   /** Stops serving: the kernel objects stay (packets keep flowing), the database closes. */
   async close(): Promise<void> {
     await this.#services?.stop();
+    await this.#controlPlaneEndpoint?.stop();
     await this.#compute.close();
     await this.#router?.close();
     this.database.close();

@@ -15,7 +15,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { addNamespace, listNamespaces, setSysctls } from '../../../adapters/netns/netns.js';
 import { removeNamespace } from '../../../adapters/netns/sweep.js';
-import { kernelName, nameTag } from '../../../core/kernel-names.js';
+import { instanceNamespaceName, kernelName, nameTag } from '../../../core/kernel-names.js';
 import {
   nthAddress,
   parseCidr,
@@ -37,7 +37,7 @@ export const terminatedInstancesKeptMs = 60 * 60 * 1000;
 
 /** The namespace of an instance: owned prefix + `i` + a tag of the instance id. */
 export function instanceNamespaceOf(prefix: string, instanceId: string): string {
-  return kernelName(prefix, `i${nameTag(instanceId, 7)}`);
+  return instanceNamespaceName(prefix, instanceId);
 }
 
 /** The namespace of an RDS DB instance: owned prefix + `d` + a tag of its identifier. */
@@ -49,7 +49,15 @@ export function branchInterfaceName(vlanId: number): string {
   return `vlan.eth.${vlanId}`;
 }
 
-/** A namespace the state wants: an instance, or the host of an RDS DB instance. */
+/** The namespace of the EKS control plane's endpoint interface. */
+export function controlPlaneNamespaceOf(prefix: string): string {
+  return kernelName(prefix, 'eks');
+}
+
+/** The meta key naming the control plane's endpoint interface (made at the cloud's start). */
+export const controlPlaneInterfaceKey = 'eksEndpointInterface';
+
+/** A namespace the state wants: an instance, the host of an RDS DB instance, or the control plane's. */
 type Host =
   | {
       readonly kind: 'instance';
@@ -62,6 +70,11 @@ type Host =
       readonly id: string;
       readonly vpcId: string;
       readonly row: DbInstanceRow;
+    }
+  | {
+      readonly kind: 'control-plane';
+      readonly id: string;
+      readonly vpcId: string;
     };
 
 export interface DesiredPort extends AttachInterface {
@@ -111,6 +124,24 @@ function identityOf(port: DesiredPort): string {
     port.subnet.text,
     String(port.hostRouting ?? 'default'),
   ].join('|');
+}
+
+/** The port of an interface on a host, or undefined when the interface or subnet is gone. */
+type PortOf = (
+  eniId: string,
+  host: { hostId: string; namespace: string },
+  hostInterface: string,
+  routing: AttachInterface['hostRouting'],
+  configured: 'primary' | 'all' | 'none',
+) => DesiredPort | undefined;
+
+/** The addresses configured inside the host: all, the primary only, or none (a CNI's job). */
+function configuredAddresses(
+  all: readonly IpAddress[],
+  configured: 'primary' | 'all' | 'none',
+): readonly IpAddress[] {
+  if (configured === 'all') return all;
+  return configured === 'primary' ? all.slice(0, 1) : [];
 }
 
 const sameList = (a: readonly string[], b: readonly string[]) =>
@@ -200,13 +231,7 @@ export class ComputePlane {
     const ports = new Map<string, DesiredPort>();
     /** Attached interface → its (live) instance. */
     const attachedTo = new Map<string, string>();
-    const portOf = (
-      eniId: string,
-      host: { hostId: string; namespace: string },
-      hostInterface: string,
-      routing: AttachInterface['hostRouting'],
-      configured: 'primary' | 'none',
-    ): DesiredPort | undefined => {
+    const portOf: PortOf = (eniId, host, hostInterface, routing, configured) => {
       const row = interfaces.get(eniId);
       const subnet = row ? subnets.get(row.subnetId) : undefined;
       if (!row || !subnet) return undefined;
@@ -220,7 +245,7 @@ export class ComputePlane {
         subnet: cidr(subnet.cidrBlock),
         groupIds: groups.get(eniId) ?? [],
         sourceDestCheck: row.sourceDestCheck,
-        hostAddresses: configured === 'primary' ? all.slice(0, 1) : [],
+        hostAddresses: configuredAddresses(all, configured),
         hostMac: row.macAddress,
         hostRouting: routing,
       };
@@ -277,7 +302,34 @@ export class ComputePlane {
       const vpcId = interfaces.get(row.networkInterfaceId)?.vpcId ?? '';
       namespaces.set(namespace, { kind: 'database', id: hostId, vpcId, row });
     }
+    this.#addControlPlane(portOf, ports, namespaces, interfaces);
     return { namespaces, ports, instances, databases };
+  }
+
+  /** The control plane's interface and namespace, once the cloud has made the interface. */
+  #addControlPlane(
+    portOf: PortOf,
+    ports: Map<string, DesiredPort>,
+    namespaces: Map<string, Host>,
+    interfaces: ReadonlyMap<string, { readonly vpcId: string }>,
+  ): void {
+    const eniId = this.#store.meta(controlPlaneInterfaceKey);
+    if (eniId === undefined) return;
+    // The API server on the primary address, the AWS endpoints on the secondary one.
+    const port = portOf(
+      eniId,
+      { hostId: 'eks:control-plane', namespace: controlPlaneNamespaceOf(this.#prefix) },
+      'eth0',
+      'default',
+      'all',
+    );
+    if (!port) return;
+    ports.set(port.networkInterfaceId, port);
+    namespaces.set(port.hostNamespace, {
+      kind: 'control-plane',
+      id: port.hostId,
+      vpcId: interfaces.get(port.networkInterfaceId)?.vpcId ?? '',
+    });
   }
 
   async #pass(): Promise<void> {
@@ -303,9 +355,10 @@ export class ComputePlane {
    */
   async #adopt(): Promise<void> {
     const hostPrefixes = [kernelName(this.#prefix, 'i'), kernelName(this.#prefix, 'd')];
+    const controlPlane = controlPlaneNamespaceOf(this.#prefix);
     this.#namespaces = new Set(
-      (await listNamespaces()).filter((name) =>
-        hostPrefixes.some((prefix) => name.startsWith(prefix)),
+      (await listNamespaces()).filter(
+        (name) => name === controlPlane || hostPrefixes.some((prefix) => name.startsWith(prefix)),
       ),
     );
   }
@@ -468,7 +521,7 @@ export class ComputePlane {
       await router.flush();
       if (host.kind === 'database') {
         await this.#startDatabase(namespace, host.row);
-      } else if (host.row.state === 'pending') {
+      } else if (host.kind === 'instance' && host.row.state === 'pending') {
         this.#store.compute.setInstanceState(
           host.id,
           'pending',

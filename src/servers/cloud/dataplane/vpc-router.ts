@@ -71,6 +71,26 @@ interface Port {
   readonly addresses: readonly IpAddress[];
   groupIds: readonly string[];
   sourceDestCheck: boolean;
+  /** The host end's MAC: every address of the ENI is a permanent neighbour at it. */
+  readonly hostMac?: string | undefined;
+}
+
+/**
+ * The VPC delivers to an ENI's MAC for each of its addresses without asking (secondary
+ * addresses are not configured inside an instance, so nothing there would answer ARP).
+ */
+function neighbourLines(
+  addresses: readonly IpAddress[],
+  portName: string,
+  mac: string | undefined,
+  verb: 'replace' | 'del',
+): string[] {
+  if (mac === undefined) return [];
+  return addresses.map((address) =>
+    verb === 'replace'
+      ? `neigh replace ${address.text} lladdr ${mac} dev ${portName} nud permanent`
+      : `neigh del ${address.text} dev ${portName}`,
+  );
 }
 
 /** The router's address on outside ports, the outside hosts' on-link gateway. */
@@ -211,6 +231,7 @@ export class VpcRouter {
       ...(v6.length > 0 ? [`addr replace ${ipv6Gateway}/64 dev ${portName} nodad`] : []),
       ...v4.map((address) => `route replace ${address.text}/32 dev ${portName}`),
       ...v6.map((address) => `route replace ${address.text}/128 dev ${portName}`),
+      ...neighbourLines(spec.addresses, portName, spec.hostMac, 'replace'),
     ]);
     await ipBatch(spec.hostNamespace, hostLines(spec, gateway));
     if (typeof spec.hostRouting === 'number') await this.#sourceRules(spec, spec.hostRouting);
@@ -261,7 +282,23 @@ export class VpcRouter {
       ...port.addresses
         .filter((address) => !after.has(address.text))
         .map((address) => `route del ${address.text}/${length(address)} dev ${port.portName}`),
+      ...neighbourLines(
+        addresses.filter((address) => !before.has(address.text)),
+        port.portName,
+        port.hostMac,
+        'replace',
+      ),
     ]);
+    // A neighbour entry may already be gone with its route; missing ones are fine.
+    await ipBatch(
+      this.namespace,
+      neighbourLines(
+        port.addresses.filter((address) => !after.has(address.text)),
+        port.portName,
+        port.hostMac,
+        'del',
+      ),
+    ).catch(() => undefined);
     const updated: Port = { ...port, addresses: [...addresses] };
     this.#ports.set(networkInterfaceId, updated);
     this.#model.setPort(routerPortOf(networkInterfaceId, updated));
@@ -297,6 +334,7 @@ export class VpcRouter {
       addresses: spec.addresses,
       groupIds: [...spec.groupIds],
       sourceDestCheck: spec.sourceDestCheck ?? true,
+      hostMac: spec.hostMac,
     });
     return portName;
   }

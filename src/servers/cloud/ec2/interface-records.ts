@@ -214,7 +214,9 @@ export function insertInterface(context: Ec2Context, spec: NewInterface): Networ
   compute.setGroups(row.networkInterfaceId, spec.groupIds);
   const taken = compute.addressesIn(spec.subnet.vpcId);
   const addresses = [...spec.privateIps];
-  for (let index = 0; index < spec.secondaryCount + (addresses.length === 0 ? 1 : 0); index++) {
+  // Without a given address the primary is picked too; the bound is fixed before the loop grows the list.
+  const toPick = spec.secondaryCount + (addresses.length === 0 ? 1 : 0);
+  for (let index = 0; index < toPick; index++) {
     addresses.push(allocateAddress(context, spec.subnet, taken));
   }
   addresses.forEach((address, index) => {

@@ -6,6 +6,7 @@
 import { AwsServiceError } from '../../../core/errors.js';
 import type { RestRequest } from '../cloud-endpoint.js';
 import type { ClusterNetwork } from '../ec2/bootstrap.js';
+import { apiEndpointHostOf } from './control-plane.js';
 
 /** The EKS operations served (docs/aws-coverage.md lists them). */
 export const eksOperations: readonly string[] = ['DescribeCluster', 'ListClusters'];
@@ -28,6 +29,8 @@ export interface EksCluster {
   readonly accountId: string;
   readonly network: ClusterNetwork;
   readonly identity: ClusterIdentity;
+  /** The cluster CA certificate (PEM), base64; empty before the home has one. */
+  readonly certificateAuthority: string;
 }
 
 export function clusterJson(cluster: EksCluster): Record<string, unknown> {
@@ -37,7 +40,7 @@ export function clusterJson(cluster: EksCluster): Record<string, unknown> {
     arn: `arn:aws:eks:${region}:${accountId}:cluster/${name}`,
     createdAt: identity.createdAt,
     version: identity.version,
-    endpoint: `https://${identity.endpointId}.gr7.${region}.eks.amazonaws.com`,
+    endpoint: `https://${apiEndpointHostOf(identity.endpointId, region)}`,
     roleArn: `arn:aws:iam::${accountId}:role/${identity.clusterRoleName}`,
     resourcesVpcConfig: {
       subnetIds: [...network.publicSubnetIds, ...network.privateSubnetIds],
@@ -45,7 +48,8 @@ export function clusterJson(cluster: EksCluster): Record<string, unknown> {
       clusterSecurityGroupId: network.clusterSecurityGroupId,
       vpcId: network.vpcId,
       endpointPublicAccess: true,
-      endpointPrivateAccess: false,
+      // Inside the VPC the endpoint name resolves to the control plane's interface.
+      endpointPrivateAccess: true,
       publicAccessCidrs: ['0.0.0.0/0'],
     },
     kubernetesNetworkConfig: { serviceIpv4Cidr: '10.100.0.0/16', ipFamily: 'ipv4' },
@@ -61,7 +65,7 @@ export function clusterJson(cluster: EksCluster): Record<string, unknown> {
       oidc: { issuer: `https://oidc.eks.${region}.amazonaws.com/id/${identity.endpointId}` },
     },
     status: 'ACTIVE',
-    certificateAuthority: { data: '' },
+    certificateAuthority: { data: cluster.certificateAuthority },
     platformVersion: identity.platformVersion,
     tags: {},
     accessConfig: { authenticationMode: 'API_AND_CONFIG_MAP' },

@@ -3,11 +3,14 @@
  * namespace at 169.254.169.254. As on EC2, the caller is identified by its source address alone,
  * so every instance sees its own tree and nothing else. IMDSv2 session tokens are stateless (an
  * HMAC over instance id and expiry) so the service keeps no sessions and survives restarts with
- * the same secret; requests without a token are answered as IMDSv1 (HttpTokens=optional).
+ * the same secret; requests without a token are answered as IMDSv1 (HttpTokens=optional). An
+ * instance with a profile gets its role's credentials, as the SDKs' and the CLI's default
+ * credential chains look for them.
  */
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { createServer, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { issueSessionToken } from '../query/sigv4.js';
 import type { InstanceMetadata, InterfaceMetadata, VpcDirectory } from './vpc-directory.js';
 
 export interface MetadataServiceOptions {
@@ -212,11 +215,19 @@ function identityDocument(instance: InstanceMetadata): string {
   });
 }
 
+const hourMs = 3_600_000;
+/** EC2 hands out credentials valid for about six hours and renews them well before. */
+const credentialsLifetimeMs = 6 * hourMs;
+
 /**
- * Only `info` is listed: `security-credentials/` would need role credentials the sandbox does not
- * issue yet, and listing a path that answers 404 would send SDKs after it.
+ * `info`, and `security-credentials/<role>` with the role's credentials as EC2 prints them (the
+ * role and keys come from the directory: see `StateDirectory`). The session token is minted per
+ * instance and role (`issueSessionToken`, keyed from the home's secret, which the cloud
+ * endpoint checks), so it never changes; the credentials "renew" on the hour: `LastUpdated` is
+ * the current hour and `Expiration` six hours after it, so clients always see 5–6 hours left
+ * and refresh to the same keys. An unknown role name answers 404, as on EC2.
  */
-function iamTree(instance: InstanceMetadata): MetadataDirectory {
+function iamTree(instance: InstanceMetadata, now: number): MetadataDirectory {
   if (instance.iamInstanceProfileArn === undefined) return {};
   const info = awsJson({
     Code: 'Success',
@@ -224,7 +235,19 @@ function iamTree(instance: InstanceMetadata): MetadataDirectory {
     InstanceProfileArn: instance.iamInstanceProfileArn,
     InstanceProfileId: instance.iamInstanceProfileId ?? null,
   });
-  return { iam: { info } };
+  const role = instance.iamRole;
+  if (role === undefined) return { iam: { info } };
+  const renewedAt = Math.floor(now / hourMs) * hourMs;
+  const credentials = awsJson({
+    Code: 'Success',
+    LastUpdated: awsTime(new Date(renewedAt).toISOString()),
+    Type: 'AWS-HMAC',
+    AccessKeyId: role.accessKeyId,
+    SecretAccessKey: role.secretAccessKey,
+    Token: issueSessionToken(role.secretAccessKey, `${role.roleName}/${instance.instanceId}`),
+    Expiration: awsTime(new Date(renewedAt + credentialsLifetimeMs).toISOString()),
+  });
+  return { iam: { info, 'security-credentials': { [role.roleName]: credentials } } };
 }
 
 function interfaceTree(nic: InterfaceMetadata): MetadataDirectory {
@@ -249,7 +272,7 @@ function interfaceTree(nic: InterfaceMetadata): MetadataDirectory {
 }
 
 /** One instance's whole tree below a version; rebuilt per request since it is small. */
-function versionTree(instance: InstanceMetadata): MetadataDirectory {
+function versionTree(instance: InstanceMetadata, now: number): MetadataDirectory {
   const primary = instance.interfaces.find((nic) => nic.deviceNumber === 0);
   const macs = Object.fromEntries(instance.interfaces.map((nic) => [nic.mac, interfaceTree(nic)]));
   return {
@@ -259,7 +282,7 @@ function versionTree(instance: InstanceMetadata): MetadataDirectory {
       'ami-launch-index': String(instance.amiLaunchIndex),
       'ami-manifest-path': '(unknown)',
       hostname: instance.privateDnsName,
-      ...iamTree(instance),
+      ...iamTree(instance, now),
       'instance-action': 'none',
       'instance-id': instance.instanceId,
       'instance-life-cycle': 'on-demand',
@@ -292,13 +315,13 @@ function pathSegments(path: string): string[] | undefined {
   return segments.includes('') ? undefined : segments;
 }
 
-function lookup(instance: InstanceMetadata, path: string): string | undefined {
+function lookup(instance: InstanceMetadata, path: string, now: number): string | undefined {
   const segments = pathSegments(path);
   if (segments === undefined) return undefined;
   const [version, ...rest] = segments;
   if (version === undefined) return versions.join('\n');
   if (!versions.includes(version)) return undefined;
-  let node: MetadataNode = versionTree(instance);
+  let node: MetadataNode = versionTree(instance, now);
   for (const name of rest) {
     if (typeof node === 'string' || !Object.hasOwn(node, name)) return undefined;
     node = node[name] as MetadataNode;
@@ -333,7 +356,7 @@ export function answerMetadataRequest(
     if (secondsLeft === undefined) return errorResponse(401);
     extraHeaders = { 'X-Aws-Ec2-Metadata-Token-Ttl-Seconds': String(secondsLeft) };
   }
-  const body = lookup(instance, path);
+  const body = lookup(instance, path, context.now());
   return body === undefined ? errorResponse(404) : textResponse(body, extraHeaders);
 }
 

@@ -5,11 +5,17 @@
  */
 import Database from 'better-sqlite3';
 import { privateDnsNameOf } from '../ec2/interface-records.js';
+import {
+  apiEndpointHostOf,
+  awsServiceHostsOf,
+  controlPlaneAddressesOf,
+} from '../eks/control-plane.js';
 import { Ec2Store } from '../state/ec2-store.js';
 import type {
   InstanceMetadata,
   InterfaceMetadata,
   NameAddresses,
+  RoleKeys,
   VpcDirectory,
 } from './vpc-directory.js';
 
@@ -110,7 +116,6 @@ export class StateDirectory implements VpcDirectory {
     const tags = Object.fromEntries(
       store.tagsOf(instanceId).map((tag) => [tag.key, tag.value] as const),
     );
-    const profileArn = instance.iamInstanceProfileArn;
     return {
       instanceId,
       instanceType: instance.instanceType,
@@ -126,18 +131,59 @@ export class StateDirectory implements VpcDirectory {
       privateDnsName: privateDnsNameOf(this.region, privateIp),
       interfaces,
       securityGroupNames: primary?.securityGroupNames ?? [],
-      ...(profileArn
-        ? {
-            iamInstanceProfileArn: profileArn,
-            iamInstanceProfileId: `AIPA${instanceId.slice(2, 19).toUpperCase()}`,
-          }
-        : {}),
+      ...this.#profileOf(instanceId, instance.iamInstanceProfileArn),
       tags,
     };
   }
 
+  #profileOf(
+    instanceId: string,
+    profileArn: string | undefined,
+  ): Pick<InstanceMetadata, 'iamInstanceProfileArn' | 'iamInstanceProfileId' | 'iamRole'> {
+    if (!profileArn) return {};
+    const iamRole = this.#roleOfProfile(profileArn);
+    return {
+      iamInstanceProfileArn: profileArn,
+      iamInstanceProfileId: `AIPA${instanceId.slice(2, 19).toUpperCase()}`,
+      ...(iamRole ? { iamRole } : {}),
+    };
+  }
+
+  /**
+   * The role behind an instance profile. Profiles are not modelled (RunInstances takes any
+   * profile name), so a profile holds the role of its own name: the last segment of its ARN, as
+   * the IAM console names the profile it makes for an EC2 role. The credentials carry the home's
+   * own key pair (the one key the endpoint accepts) with a session token the service mints; a
+   * home without keys issues none.
+   */
+  #roleOfProfile(profileArn: string): RoleKeys | undefined {
+    const roleName = profileArn.split(':instance-profile/')[1]?.split('/').pop();
+    const accessKeyId = this.#store.meta('accessKeyId');
+    const secretAccessKey = this.#store.meta('secretAccessKey');
+    if (!roleName || !accessKeyId || !secretAccessKey) return undefined;
+    return { roleName, accessKeyId, secretAccessKey };
+  }
+
   isAuthoritativeFor(name: string): boolean {
-    return [this.#zone, this.#rdsZone].some((zone) => name === zone || name.endsWith(`.${zone}`));
+    return (
+      [this.#zone, this.#rdsZone].some((zone) => name === zone || name.endsWith(`.${zone}`)) ||
+      this.#controlPlaneName(name) !== undefined
+    );
+  }
+
+  /**
+   * The control plane's names (private DNS, as EKS's endpoint and the VPC's interface endpoints
+   * give it): which of its addresses `name` stands for.
+   */
+  #controlPlaneName(name: string): 'api' | 'services' | undefined {
+    if (awsServiceHostsOf(this.region).includes(name)) return 'services';
+    const identity = JSON.parse(this.#store.meta('eks') ?? '{}') as { endpointId?: string };
+    if (
+      identity.endpointId !== undefined &&
+      name === apiEndpointHostOf(identity.endpointId, this.region).toLowerCase()
+    )
+      return 'api';
+    return undefined;
   }
 
   /**
@@ -145,6 +191,11 @@ export class StateDirectory implements VpcDirectory {
    * endpoint name resolves to its instance's address once the instance has an endpoint.
    */
   resolveName(name: string): NameAddresses | undefined {
+    const controlPlane = this.#controlPlaneName(name);
+    if (controlPlane !== undefined) {
+      const addresses = controlPlaneAddressesOf(this.#store);
+      return addresses ? { v4: [addresses[controlPlane]], v6: [] } : undefined;
+    }
     if (name.endsWith(`.${this.#rdsZone}`)) return this.#resolveDatabase(name);
     if (!name.endsWith(`.${this.#zone}`)) return undefined;
     const host = name.slice(0, -this.#zone.length - 1);

@@ -23,6 +23,13 @@ export interface InterfaceMetadata {
   readonly securityGroupNames: readonly string[];
 }
 
+/** The role an instance profile holds, and the key pair its credentials carry. */
+export interface RoleKeys {
+  readonly roleName: string;
+  readonly accessKeyId: string;
+  readonly secretAccessKey: string;
+}
+
 /** The instance a request came from, with what its metadata tree shows. */
 export interface InstanceMetadata {
   readonly instanceId: string;
@@ -47,6 +54,8 @@ export interface InstanceMetadata {
   /** `arn:aws:iam::<account>:instance-profile/<name>` when the instance has one. */
   readonly iamInstanceProfileArn?: string;
   readonly iamInstanceProfileId?: string;
+  /** The profile's role and keys (`iam/security-credentials/<role>`); absent without a profile. */
+  readonly iamRole?: RoleKeys;
   readonly tags: Readonly<Record<string, string>>;
 }
 

@@ -3,6 +3,8 @@
  * send it): rebuilds the canonical request from the signed headers, derives the signing key from
  * the home's secret, and compares signatures in constant time. The body received is always
  * hashed here (the CLI sends no `x-amz-content-sha256`; when the SDK does, it must agree).
+ * A session token (`X-Amz-Security-Token`, sent with the role credentials of the instance
+ * metadata service) must be one the cloud minted: see `issueSessionToken`.
  */
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 import { AwsAuthError } from './aws-errors.js';
@@ -62,6 +64,40 @@ function canonicalPath(path: string): string {
       .split('/')
       .map((segment) => encode(decodeURIComponent(segment)))
       .join('/') || '/'
+  );
+}
+
+/**
+ * The session token of role credentials issued to an instance (by the instance metadata
+ * service): an HMAC over the role session (`<role>/<instance-id>`), keyed from the home's
+ * secret. It is stateless and stable, so an instance keeps its token across restarts of the
+ * cloud, and the endpoint needs nothing but the home's secret to tell a minted token from any
+ * other string. The credentials carry the home's own key pair, so the token grants nothing the
+ * keys do not; checking it only refuses tokens the cloud never issued, as AWS does.
+ */
+export function issueSessionToken(secretAccessKey: string, session: string): string {
+  const payload = Buffer.from(session).toString('base64url');
+  return `${payload}.${sessionTokenMac(secretAccessKey, payload).toString('base64url')}`;
+}
+
+function sessionTokenMac(secretAccessKey: string, payload: string): Buffer {
+  return hmac(hmac(secretAccessKey, 'sgpods-role-session-token-v1'), payload);
+}
+
+/** True when `token` came from `issueSessionToken` with this secret. */
+export function isIssuedSessionToken(token: string, secretAccessKey: string): boolean {
+  const [payload, mac, ...rest] = token.split('.');
+  if (!payload || mac === undefined || rest.length > 0) return false;
+  const expected = sessionTokenMac(secretAccessKey, payload);
+  const given = Buffer.from(mac, 'base64url');
+  return given.length === expected.length && timingSafeEqual(given, expected);
+}
+
+function authFailure(): AwsAuthError {
+  return new AwsAuthError(
+    'AuthFailure',
+    'AWS was not able to validate the provided access credentials',
+    401,
   );
 }
 
@@ -132,12 +168,14 @@ function canonicalRequestOf(request: SignedRequest, signedHeaders: string): stri
 /** Checks the signature; returns its scope (service, region) or throws `AwsAuthError`. */
 export function verifySignature(request: SignedRequest, credentials: Credentials): SignatureScope {
   const auth = parseAuthorization(request);
-  if (auth.accessKeyId !== credentials.accessKeyId) {
-    throw new AwsAuthError(
-      'AuthFailure',
-      'AWS was not able to validate the provided access credentials',
-      401,
-    );
+  if (auth.accessKeyId !== credentials.accessKeyId) throw authFailure();
+  // Checked whether or not it is among the signed headers (the SDK and the CLI sign it).
+  const sessionToken = header(request, 'x-amz-security-token');
+  if (
+    sessionToken !== undefined &&
+    !isIssuedSessionToken(sessionToken, credentials.secretAccessKey)
+  ) {
+    throw authFailure();
   }
   const scope = `${auth.date}/${auth.region}/${auth.service}/aws4_request`;
   const stringToSign = [

@@ -4,20 +4,12 @@
  * to end), to the API server's unix socket — so pods reach it without the host namespace getting
  * an address in the cluster's ranges. Usage: api-forwarder-main.js <address> <port> <socket>.
  */
-import { connect, createServer } from 'node:net';
+import { createServer } from 'node:net';
+import { relayToSocket } from '../../../adapters/relay/socket-relay.js';
 
 const [address = '', port = '', socketPath = ''] = process.argv.slice(2);
 const server = createServer((client) => {
-  const upstream = connect(socketPath);
-  client.pipe(upstream).pipe(client);
-  const close = (): void => {
-    client.destroy();
-    upstream.destroy();
-  };
-  client.on('error', close);
-  upstream.on('error', close);
-  client.on('close', close);
-  upstream.on('close', close);
+  relayToSocket(client, socketPath);
 });
 server.on('error', (error) => {
   process.stderr.write(`api-forwarder: ${error.message}\n`);

@@ -15,7 +15,12 @@ export const clusterDnsIp = '10.100.0.10';
 
 const labels = { 'k8s-app': 'kube-dns' };
 
-const objects: readonly { readonly path: string; readonly body: Record<string, unknown> }[] = [
+export interface AddonObject {
+  readonly path: string;
+  readonly body: Record<string, unknown>;
+}
+
+const objects: readonly AddonObject[] = [
   {
     path: resourcePath('v1', 'serviceaccounts', 'kube-system'),
     body: {
@@ -127,8 +132,12 @@ const objects: readonly { readonly path: string; readonly body: Record<string, u
   },
 ];
 
-export async function ensureClusterAddons(client: KubeHttpClient): Promise<void> {
-  for (const { path, body } of objects) {
+/** Creates the add-ons' objects that are missing (the cluster DNS, then `extra`). */
+export async function ensureClusterAddons(
+  client: KubeHttpClient,
+  extra: readonly AddonObject[] = [],
+): Promise<void> {
+  for (const { path, body } of [...objects, ...extra]) {
     const name = (body.metadata as { name: string }).name;
     // Looked up first: creating a Service again would fail on its ClusterIP before its name.
     const present = await client.get(`${path}/${name}`).then(

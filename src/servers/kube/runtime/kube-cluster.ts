@@ -6,17 +6,11 @@
  * them, and removes pod namespaces nobody owns.
  */
 import { spawn } from 'node:child_process';
-import {
-  chmodSync,
-  existsSync,
-  mkdirSync,
-  readdirSync,
-  readFileSync,
-  rmSync,
-  writeFileSync,
-} from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import type { EC2Client } from '@aws-sdk/client-ec2';
 import { fileURLToPath } from 'node:url';
+import { installPluginLauncher } from '../../../adapters/cni/plugin-launcher.js';
 import { ImageCatalogue } from '../../../adapters/images/image-catalogue.js';
 import { KubeHttpClient } from '../../../adapters/kube/kube-http-client.js';
 import { listNamespaces } from '../../../adapters/netns/netns.js';
@@ -35,8 +29,9 @@ import {
   type KubeApiServerOptions,
 } from '../kube-api-server.js';
 import { cniDel, type CniNode } from './cni/cni-runner.js';
-import { clusterDnsIp, clusterDomain, ensureClusterAddons } from './cluster-addons.js';
+import { ensureClusterAddons } from './cluster-addons.js';
 import { ClusterInformers } from './cluster-informers.js';
+import { ClusterNodes } from './cluster-nodes.js';
 import {
   apiServerAddress,
   ensureClusterNetwork,
@@ -47,15 +42,30 @@ import { DaemonSetController } from './daemonset-controller.js';
 import { DeploymentController } from './deployment-controller.js';
 import { EndpointsController } from './endpoints-controller.js';
 import { EventRecorder } from './event-recorder.js';
-import { KubeProxy } from './kube-proxy.js';
-import { Kubelet, type NodeDescription } from './kubelet/kubelet.js';
+import type { Kubelet, NodeDescription } from './kubelet/kubelet.js';
 import { ReplicaSetController } from './replicaset-controller.js';
+import { awsNodeObjects } from './sandbox/aws-node-addon.js';
+import { InstanceNodes } from './sandbox/instance-nodes.js';
 import { Scheduler } from './scheduler.js';
 import type { WorkQueue } from './work-queue.js';
 
+/** Sandbox mode: the nodes are the cloud's instances of the cluster's node groups. */
+export interface CloudNodesOptions {
+  readonly ec2: EC2Client;
+  readonly clusterName: string;
+  readonly region: string;
+  /** The API server's address inside the VPC (the control-plane interface's primary address). */
+  readonly apiAddress: string;
+  /** The endpoint host name DescribeCluster gives. */
+  readonly apiHost: string;
+  readonly pollMs?: number;
+}
+
 export interface KubeClusterOptions {
   readonly home: string;
+  /** Standalone nodes on the cluster network (ignored with `cloud`). */
   readonly nodes: number;
+  readonly cloud?: CloudNodesOptions;
   readonly port?: number;
   /** EC2 instance type the nodes pretend to be (capacity, max pods, labels). */
   readonly instanceType?: string;
@@ -69,7 +79,8 @@ export interface KubeClusterOptions {
 export interface KubeCluster {
   readonly server: KubeApiServer;
   readonly kubeconfigPath: string;
-  readonly nodeNames: readonly string[];
+  /** The nodes running now (in the sandbox they come and go with their instances). */
+  nodeNames(): string[];
   /** Resolves when every controller queue is empty (pods may still be starting). */
   idle(): Promise<void>;
   /** Stops the cluster's processes; pods keep running for the next start to adopt. */
@@ -87,13 +98,7 @@ function installCni(home: string, name: string, node: ClusterNode): CniNode {
   const confDir = join(base, 'net.d');
   const binDir = join(base, 'bin');
   mkdirSync(confDir, { recursive: true });
-  mkdirSync(binDir, { recursive: true });
-  const runner = existsSync(pluginMain)
-    ? `exec ${JSON.stringify(process.execPath)} ${JSON.stringify(pluginMain)}`
-    : `exec ${JSON.stringify(process.execPath)} --import tsx ${JSON.stringify(pluginMain.replace(/\.js$/, '.ts'))}`;
-  const plugin = join(binDir, 'sgpods-ptp');
-  writeFileSync(plugin, `#!/bin/sh\n${runner}\n`);
-  chmodSync(plugin, 0o755);
+  installPluginLauncher(binDir, 'sgpods-ptp', pluginMain);
   writeFileSync(
     join(confDir, '10-sgpods.conflist'),
     `${JSON.stringify(
@@ -138,104 +143,148 @@ function nodeDescription(node: ClusterNode, instanceType: string, region: string
 }
 
 export async function startKubeCluster(options: KubeClusterOptions): Promise<KubeCluster> {
-  const { home } = options;
+  const { home, cloud } = options;
   const prefix = kernelPrefix(home);
   const report = options.onError ?? (() => undefined);
-  const instanceType = options.instanceType ?? 't3.large';
-  const region = options.region ?? 'us-west-2';
   const socketPath = join(runDirectory(home), 'kube-apiserver.sock');
   mkdirSync(runDirectory(home), { recursive: true });
+  const advertised = cloud?.apiAddress ?? apiServerAddress;
   const server = await startKubeApiServer({
     home,
     ...options.apiServer,
     ...(options.port !== undefined ? { port: options.port } : {}),
     socketPath,
-    advertise: { address: apiServerAddress, port: apiServerPort },
-    certificateNames: [apiServerAddress],
+    advertise: { address: advertised, port: apiServerPort },
+    certificateNames: cloud ? [cloud.apiAddress, cloud.apiHost] : [apiServerAddress],
   });
+  const clusterCa = readFileSync(join(home, 'pki', 'ca.crt'), 'utf8');
   const connection = (component: string): KubeHttpClient =>
     new KubeHttpClient({
       url: server.url,
       token: ensureTokens(home).adminToken,
-      ca: readFileSync(join(home, 'pki', 'ca.crt'), 'utf8'),
+      ca: clusterCa,
       userAgent: `${component}/v1.32.0 (linux/amd64) sgpods`,
     });
-  const nodes = await ensureClusterNetwork(prefix, options.nodes);
-  for (const node of nodes) writeNodeResolvConf(node.namespace, options.upstreamDns);
-  await startApiForwarder(home, routerNamespaceOf(prefix), socketPath);
-  const catalogue = ImageCatalogue.load();
+  if (cloud) writeInVpcKubeconfig(home, server.kubeconfigPath, `https://${cloud.apiHost}`);
+  else await startApiForwarder(home, routerNamespaceOf(prefix), socketPath);
 
   const controllerClient = connection('kube-controller-manager');
   const informers = new ClusterInformers(controllerClient, report);
-  const controllerEvents = new EventRecorder(
-    controllerClient,
-    { component: 'deployment-controller' },
-    report,
-  );
-  const replicaSetEvents = new EventRecorder(
-    controllerClient,
-    { component: 'replicaset-controller' },
-    report,
-  );
-  const daemonSetEvents = new EventRecorder(
-    controllerClient,
-    { component: 'daemonset-controller' },
-    report,
-  );
   const schedulerClient = connection('kube-scheduler');
-  const queues: WorkQueue[] = [
-    new DeploymentController(controllerClient, informers, controllerEvents, report).queue,
-    new ReplicaSetController(controllerClient, informers, replicaSetEvents, report).queue,
-    new DaemonSetController(controllerClient, informers, daemonSetEvents, report).queue,
-    new EndpointsController(controllerClient, informers, report).queue,
-    new Scheduler(
-      schedulerClient,
-      informers,
-      new EventRecorder(schedulerClient, { component: 'default-scheduler' }, report),
-      report,
-    ).queue,
-  ];
+  const queues = startControllers(controllerClient, schedulerClient, informers, report);
 
   const kubeletClient = connection('kubelet');
-  const kubelets = nodes.map((node) => {
-    const description = nodeDescription(node, instanceType, region);
-    const cni = installCni(home, description.name, node);
-    return new Kubelet({
-      client: kubeletClient,
-      node: description,
-      cni,
-      catalogue,
-      stateDirectory: join(home, 'kube', 'nodes', description.name),
-      podLogDirectory: join(home, 'pod-logs'),
+  const nodes = new ClusterNodes({
+    home,
+    prefix,
+    client: kubeletClient,
+    catalogue: ImageCatalogue.load(),
+    clusterCa,
+    informers,
+    onError: report,
+  });
+  let follower: InstanceNodes | undefined;
+  if (cloud) {
+    follower = new InstanceNodes({
+      home,
       prefix,
-      clusterCa: readFileSync(join(home, 'pki', 'ca.crt'), 'utf8'),
-      dns: { nameserver: clusterDnsIp, domain: clusterDomain },
+      region: cloud.region,
+      clusterName: cloud.clusterName,
+      ec2: cloud.ec2,
+      nodes,
+      client: kubeletClient,
+      ...(cloud.pollMs !== undefined ? { pollMs: cloud.pollMs } : {}),
       onError: report,
     });
-  });
-  await Promise.all(kubelets.map((kubelet) => kubelet.start()));
-  await sweepOrphanPods(prefix, kubelets);
-  const proxies = nodes.map((node) => new KubeProxy(node.namespace, informers, report));
+    await follower.start();
+  } else {
+    const instanceType = options.instanceType ?? 't3.large';
+    const region = options.region ?? 'us-west-2';
+    const network = await ensureClusterNetwork(prefix, options.nodes);
+    for (const node of network) writeNodeResolvConf(node.namespace, options.upstreamDns);
+    await Promise.all(
+      network.map((node) => {
+        const description = nodeDescription(node, instanceType, region);
+        return nodes.add({
+          description,
+          namespace: node.namespace,
+          cni: installCni(home, description.name, node),
+        });
+      }),
+    );
+  }
+  await sweepOrphanPods(prefix, nodes.kubelets());
   await informers.start();
-  await Promise.all(proxies.map((proxy) => proxy.sync()));
-  await ensureClusterAddons(controllerClient);
+  await nodes.startProxies();
+  await ensureClusterAddons(controllerClient, cloud ? awsNodeObjects(home, cloud.region) : []);
 
   return {
     server,
     kubeconfigPath: server.kubeconfigPath,
-    nodeNames: kubelets.map((kubelet) => kubelet.nodeName),
+    nodeNames: () => nodes.names(),
     idle: async () => {
       await Promise.all(queues.map((queue) => queue.idle()));
     },
     close: async () => {
+      await follower?.close();
       for (const queue of queues) queue.close();
-      for (const proxy of proxies) proxy.close();
       informers.stop();
-      await Promise.all(kubelets.map((kubelet) => kubelet.close()));
+      await nodes.close();
       for (const client of [controllerClient, schedulerClient, kubeletClient]) client.close();
       await server.close();
     },
   };
+}
+
+/** kube-controller-manager's and kube-scheduler's loops, as clients of the API. */
+function startControllers(
+  controllerClient: KubeHttpClient,
+  schedulerClient: KubeHttpClient,
+  informers: ClusterInformers,
+  report: (error: unknown) => void,
+): WorkQueue[] {
+  const recorder = (client: KubeHttpClient, component: string) =>
+    new EventRecorder(client, { component }, report);
+  return [
+    new DeploymentController(
+      controllerClient,
+      informers,
+      recorder(controllerClient, 'deployment-controller'),
+      report,
+    ).queue,
+    new ReplicaSetController(
+      controllerClient,
+      informers,
+      recorder(controllerClient, 'replicaset-controller'),
+      report,
+    ).queue,
+    new DaemonSetController(
+      controllerClient,
+      informers,
+      recorder(controllerClient, 'daemonset-controller'),
+      report,
+    ).queue,
+    new EndpointsController(controllerClient, informers, report).queue,
+    new Scheduler(
+      schedulerClient,
+      informers,
+      recorder(schedulerClient, 'default-scheduler'),
+      report,
+    ).queue,
+  ];
+}
+
+/**
+ * The kubeconfig for clients inside the VPC (pods, the workstation): the host's, with the
+ * endpoint's name instead of the loopback address — the only difference between the two.
+ */
+function writeInVpcKubeconfig(home: string, hostKubeconfig: string, server: string): void {
+  mkdirSync(join(home, 'kube'), { recursive: true });
+  const text = readFileSync(hostKubeconfig, 'utf8').replace(
+    /server: https:\/\/127\.0\.0\.1:\d+/,
+    `server: ${server}`,
+  );
+  writeFileSync(join(home, 'kube', 'kubeconfig-in-vpc'), text, { mode: 0o600 });
 }
 
 /** The node's /etc/netns resolv.conf: its upstream resolver, or none. */

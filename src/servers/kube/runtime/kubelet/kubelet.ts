@@ -29,11 +29,23 @@ type Json = Record<string, unknown>;
 export const kubeletVersion = 'v1.32.0';
 const leaseDurationSeconds = 40;
 const leaseRenewMs = 10_000;
+const networkPollMs = 500;
+
+/** The taint the node lifecycle controller puts on a node that is not Ready. */
+const notReadyTaint = { key: 'node.kubernetes.io/not-ready', effect: 'NoSchedule' };
+
+/** True once the node's CNI configuration directory holds a network configuration. */
+export function cniConfigured(confDir: string): boolean {
+  return (
+    existsSync(confDir) && readdirSync(confDir).some((name) => /\.(conflist|conf|json)$/.test(name))
+  );
+}
 
 export interface NodeDescription {
   readonly name: string;
   readonly internalIp: string;
-  readonly podCidr: string;
+  /** Absent with the VPC CNI: pods take VPC addresses, not a node range. */
+  readonly podCidr?: string;
   readonly labels: Readonly<Record<string, string>>;
   readonly capacity: Readonly<Record<string, string>>;
   readonly taints?: readonly Json[];
@@ -66,6 +78,8 @@ export class Kubelet {
   readonly #tailer = new LogTailer();
   readonly #pods: Informer;
   #leaseTimer: NodeJS.Timeout | undefined;
+  #networkTimer: NodeJS.Timeout | undefined;
+  #networkReady = false;
   #closed = false;
 
   constructor(readonly options: KubeletOptions) {
@@ -92,7 +106,9 @@ export class Kubelet {
 
   /** Registers the node, starts the lease, adopts what a previous kubelet left, then follows pods. */
   async start(): Promise<void> {
+    this.#networkReady = cniConfigured(this.options.cni.confDir);
     await this.#register();
+    if (!this.#networkReady) this.#watchNetwork();
     await this.#renewLease();
     this.#leaseTimer = setInterval(
       () => void this.#renewLease().catch(this.options.onError),
@@ -105,8 +121,22 @@ export class Kubelet {
     await this.#adoptLeftovers();
   }
 
+  /**
+   * Until a CNI configuration appears (the network add-on installs it), the node is NotReady
+   * and tainted, as the kubelet and the node lifecycle controller make it; then Ready.
+   */
+  #watchNetwork(): void {
+    this.#networkTimer = setInterval(() => {
+      if (this.#closed || !cniConfigured(this.options.cni.confDir)) return;
+      clearInterval(this.#networkTimer);
+      this.#networkReady = true;
+      void this.#register().catch(this.options.onError);
+    }, networkPollMs);
+  }
+
   #nodeBody(): Json {
     const { node } = this.options;
+    const taints = [...(node.taints ?? []), ...(this.#networkReady ? [] : [notReadyTaint])];
     return {
       apiVersion: 'v1',
       kind: 'Node',
@@ -123,10 +153,10 @@ export class Kubelet {
         annotations: { 'node.alpha.kubernetes.io/ttl': '0' },
       },
       spec: {
-        podCIDR: node.podCidr,
-        podCIDRs: [node.podCidr],
+        ...(node.podCidr ? { podCIDR: node.podCidr, podCIDRs: [node.podCidr] } : {}),
         ...(node.providerId ? { providerID: node.providerId } : {}),
-        ...(node.taints && node.taints.length > 0 ? { taints: node.taints } : {}),
+        // A merge patch replaces the list: null clears a not-ready taint once the node is ready.
+        taints: taints.length > 0 ? taints : null,
       },
     };
   }
@@ -164,7 +194,14 @@ export class Kubelet {
           'KubeletHasSufficientPID',
           'kubelet has sufficient PID available',
         ),
-        condition('Ready', 'True', 'KubeletReady', 'kubelet is posting ready status'),
+        this.#networkReady
+          ? condition('Ready', 'True', 'KubeletReady', 'kubelet is posting ready status')
+          : condition(
+              'Ready',
+              'False',
+              'KubeletNotReady',
+              'container runtime network not ready: NetworkReady=false reason:NetworkPluginNotReady message:Network plugin returns error: cni plugin not initialized',
+            ),
       ],
       addresses: [
         { type: 'InternalIP', address: node.internalIp },
@@ -189,7 +226,13 @@ export class Kubelet {
   async #register(): Promise<void> {
     const path = resourcePath('v1', 'nodes', undefined, this.nodeName);
     try {
-      await this.options.client.create(resourcePath('v1', 'nodes'), this.#nodeBody());
+      const body = this.#nodeBody();
+      const spec = body.spec as Json;
+      // Created without an empty taint list (null only means "clear" in a merge patch).
+      await this.options.client.create(resourcePath('v1', 'nodes'), {
+        ...body,
+        spec: { ...spec, taints: spec.taints ?? undefined },
+      });
     } catch (error) {
       if (!isStatus(error, 'AlreadyExists')) throw error;
       const body = this.#nodeBody();
@@ -342,10 +385,24 @@ export class Kubelet {
     return [...this.#workers.values()].map((worker) => worker.sandboxId);
   }
 
+  /**
+   * The node is going away (its instance was terminated): every pod's containers are stopped
+   * and its sandbox removed, then the kubelet closes.
+   */
+  async shutdown(graceSeconds: number): Promise<void> {
+    await Promise.all(
+      [...this.#workers.values()].map((worker) =>
+        worker.terminate(graceSeconds, false).catch(this.options.onError),
+      ),
+    );
+    await this.close();
+  }
+
   /** Stops following; containers keep running for the next kubelet to adopt. */
   async close(): Promise<void> {
     this.#closed = true;
     clearInterval(this.#leaseTimer);
+    clearInterval(this.#networkTimer);
     this.#pods.stop();
     await Promise.all(
       [...this.#workers.values()].map((worker) => worker.settled.catch(() => undefined)),

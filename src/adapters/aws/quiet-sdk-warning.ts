@@ -1,6 +1,7 @@
 /**
  * CONVENTIONS: the AWS SDK's Node-version warning is suppressed (Node 20 is this project's
- * target). Only that warning: every other one still prints.
+ * target). Only that warning: every other one still prints. Imported for its effect, first
+ * thing, by the CLI (and by the test setup).
  */
 const emitWarning = process.emitWarning.bind(process);
 process.emitWarning = ((warning: string | Error, ...rest: unknown[]) => {

@@ -1,0 +1,3 @@
+import { main } from './cni-plugin.js';
+
+process.exitCode = await main();

@@ -1,0 +1,63 @@
+/**
+ * The control plane's door in the VPC, run inside the control-plane interface's namespace:
+ * `<api>:443` relays bytes to the API server's unix socket (TLS end to end: the API server's
+ * certificate names this address and the endpoint host), `<services>:443` terminates TLS with a
+ * certificate for the AWS service host names (signed by the home's CA, the same CA the cluster
+ * hands pods as `ca.crt`) and relays the HTTP inside to the cloud's unix socket.
+ */
+import { createServer, type Server } from 'node:net';
+import { createServer as createTlsServer } from 'node:tls';
+import { relayToSocket } from '../../../adapters/relay/socket-relay.js';
+
+export interface ControlPlaneEndpointOptions {
+  readonly apiAddress: string;
+  readonly servicesAddress: string;
+  readonly kubeSocket: string;
+  readonly cloudSocket: string;
+  readonly tls: { readonly certificatePem: string; readonly keyPem: string };
+  readonly port?: number;
+}
+
+export interface ControlPlaneEndpoint {
+  close(): Promise<void>;
+}
+
+function listen(server: Server, address: string, port: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, address, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+}
+
+export async function serveControlPlaneEndpoint(
+  options: ControlPlaneEndpointOptions,
+): Promise<ControlPlaneEndpoint> {
+  const port = options.port ?? 443;
+  const api = createServer((client) => {
+    relayToSocket(client, options.kubeSocket);
+  });
+  const services = createTlsServer(
+    { cert: options.tls.certificatePem, key: options.tls.keyPem },
+    (client) => {
+      relayToSocket(client, options.cloudSocket);
+    },
+  );
+  // A client that drops mid-handshake must not take the process down.
+  services.on('tlsClientError', () => undefined);
+  await listen(api, options.apiAddress, port);
+  await listen(services, options.servicesAddress, port);
+  const closeServer = (server: Server) =>
+    new Promise<void>((resolve) => {
+      server.close(() => {
+        resolve();
+      });
+    });
+  return {
+    close: async () => {
+      await Promise.all([closeServer(api), closeServer(services)]);
+    },
+  };
+}
