@@ -9,4 +9,4 @@ process.emitWarning = ((warning: string | Error, ...rest: unknown[]) => {
   const type = typeof rest[0] === 'string' ? rest[0] : '';
   if (type === 'NodeVersionSupportWarning' || text.includes('NodeVersionSupportWarning')) return;
   (emitWarning as (...args: unknown[]) => void)(warning, ...rest);
-}) as typeof process.emitWarning;
+});
