@@ -42,6 +42,8 @@ export async function runControlPlaneEndpoint(
     process.stdin.once('error', resolve);
     process.stdin.resume();
   });
+  // Our stdin pipe would keep the process alive after a signal.
+  process.stdin.destroy();
   await endpoint.close();
   rmSync(pidFile, { force: true });
   return exitCodes.success;

@@ -29,6 +29,8 @@ export async function runVpcServicesCommand(home: string): Promise<ExitCode> {
     process.stdin.once('error', resolve);
     process.stdin.resume();
   });
+  // Our stdin pipe would keep the process alive after a signal.
+  process.stdin.destroy();
   await services.close();
   rmSync(pidFile, { force: true });
   return exitCodes.success;

@@ -5,7 +5,7 @@
  * certificate for the AWS service host names (signed by the home's CA, the same CA the cluster
  * hands pods as `ca.crt`) and relays the HTTP inside to the cloud's unix socket.
  */
-import { createServer, type Server } from 'node:net';
+import { createServer, type Server, type Socket } from 'node:net';
 import { createServer as createTlsServer } from 'node:tls';
 import { relayToSocket } from '../../../adapters/relay/socket-relay.js';
 
@@ -36,12 +36,20 @@ export async function serveControlPlaneEndpoint(
   options: ControlPlaneEndpointOptions,
 ): Promise<ControlPlaneEndpoint> {
   const port = options.port ?? 443;
+  // Relayed connections are long-lived (keep-alive, watches): closing ends them, not waits.
+  const open = new Set<Socket>();
+  const track = (client: Socket) => {
+    open.add(client);
+    client.once('close', () => open.delete(client));
+  };
   const api = createServer((client) => {
+    track(client);
     relayToSocket(client, options.kubeSocket);
   });
   const services = createTlsServer(
     { cert: options.tls.certificatePem, key: options.tls.keyPem },
     (client) => {
+      track(client);
       relayToSocket(client, options.cloudSocket);
     },
   );
@@ -57,7 +65,9 @@ export async function serveControlPlaneEndpoint(
     });
   return {
     close: async () => {
-      await Promise.all([closeServer(api), closeServer(services)]);
+      const closed = Promise.all([closeServer(api), closeServer(services)]);
+      for (const client of open) client.destroy();
+      await closed;
     },
   };
 }

@@ -1,0 +1,94 @@
+/**
+ * A whole sandbox on a test home, driven as a user drives it: `sgpods up` / `nodegroup` /
+ * `status` / `down` through the built CLI (async, so the test's event loop keeps running), the
+ * machine's kubectl (own KUBECACHEDIR) and aws CLI (the home's aws-env).
+ */
+import { execFile } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { cliPath } from './run-cli.js';
+
+export interface CommandResult {
+  readonly code: number;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+function run(
+  command: string,
+  args: readonly string[],
+  env: NodeJS.ProcessEnv,
+  timeoutMs: number,
+  stdin?: string,
+): Promise<CommandResult> {
+  return new Promise((resolve) => {
+    const child = execFile(
+      command,
+      [...args],
+      { env: { ...process.env, ...env }, timeout: timeoutMs, maxBuffer: 64 * 1024 * 1024 },
+      (error, stdout, stderr) => {
+        resolve({
+          code: error ? (typeof error.code === 'number' ? error.code : -1) : 0,
+          stdout,
+          stderr,
+        });
+      },
+    );
+    child.stdin?.end(stdin);
+  });
+}
+
+export class SandboxProcess {
+  constructor(readonly home: string) {}
+
+  sgpods(args: readonly string[], timeoutMs = 240_000): Promise<CommandResult> {
+    return run(
+      process.execPath,
+      [cliPath, '--home', this.home, ...args],
+      { NODE_NO_WARNINGS: '1' },
+      timeoutMs,
+    );
+  }
+
+  async sgpodsOk(args: readonly string[]): Promise<string> {
+    const result = await this.sgpods(args);
+    if (result.code !== 0)
+      throw new Error(
+        `sgpods ${args.join(' ')} failed (${result.code}):\n${result.stdout}\n${result.stderr}`,
+      );
+    return result.stdout;
+  }
+
+  kubectl(args: readonly string[], stdin?: string): Promise<CommandResult> {
+    return run(
+      'kubectl',
+      args,
+      { KUBECONFIG: join(this.home, 'kubeconfig'), KUBECACHEDIR: join(this.home, 'kubectl-cache') },
+      120_000,
+      stdin,
+    );
+  }
+
+  async kubectlOk(args: readonly string[], stdin?: string): Promise<string> {
+    const result = await this.kubectl(args, stdin);
+    if (result.code !== 0)
+      throw new Error(`kubectl ${args.join(' ')} failed (${result.code}):\n${result.stderr}`);
+    return result.stdout.trim();
+  }
+
+  /** The aws CLI with the home's settings (`<home>/aws-env`). */
+  awsEnv(): NodeJS.ProcessEnv {
+    const env: NodeJS.ProcessEnv = {};
+    for (const line of readFileSync(join(this.home, 'aws-env'), 'utf8').split('\n')) {
+      const match = /^export ([A-Z_0-9]+)='(.*)'$/.exec(line);
+      if (match?.[1]) env[match[1]] = match[2] ?? '';
+    }
+    return env;
+  }
+
+  async awsJson<T = Record<string, unknown>>(args: readonly string[]): Promise<T> {
+    const result = await run('aws', [...args, '--output', 'json'], this.awsEnv(), 60_000);
+    if (result.code !== 0) throw new Error(`aws ${args.join(' ')} failed:\n${result.stderr}`);
+    return JSON.parse(result.stdout || '{}') as T;
+  }
+}
