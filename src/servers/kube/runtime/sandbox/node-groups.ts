@@ -14,7 +14,7 @@ import {
   type Instance,
   type Tag,
 } from '@aws-sdk/client-ec2';
-import type { ClusterConfig, NodeGroupConfig } from '../../../../core/eks/cluster-config.js';
+import type { NodeGroupConfig } from '../../../../core/eks/cluster-config.js';
 
 /** The EKS-optimized AMI the sandbox's node groups report (`eks.amazonaws.com/nodegroup-image`). */
 export const eksOptimizedImageId = 'ami-0f1e2d3c4b5a69788';
@@ -203,15 +203,4 @@ export async function deleteNodeGroup(
     .map((node) => node.instanceId);
   if (ids.length > 0) await ec2.send(new TerminateInstancesCommand({ InstanceIds: ids }));
   return ids;
-}
-
-/** The node groups a config asks for that the cloud does not run yet (by name). */
-export function missingGroups(
-  config: ClusterConfig,
-  running: readonly NodeInstance[],
-): NodeGroupConfig[] {
-  return config.nodeGroups.filter(
-    (group) =>
-      running.filter((node) => node.nodeGroup === group.name).length < group.desiredCapacity,
-  );
 }
