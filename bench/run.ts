@@ -11,6 +11,7 @@ import { instancesBenchmark } from './instances.bench.js';
 import { kubeBenchmark } from './kube.bench.js';
 import { rdsBenchmark } from './rds.bench.js';
 import { runtimeBenchmark } from './runtime.bench.js';
+import { sandboxBenchmark } from './sandbox.bench.js';
 
 export interface Benchmark {
   readonly name: string;
@@ -25,6 +26,7 @@ const benchmarks: readonly Benchmark[] = [
   rdsBenchmark,
   kubeBenchmark,
   runtimeBenchmark,
+  sandboxBenchmark,
 ];
 
 async function main(names: readonly string[]): Promise<number> {

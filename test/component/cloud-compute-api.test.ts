@@ -499,6 +499,15 @@ describe('the compute API (instances, interfaces, trunks)', () => {
     ).toBe('InvalidNetworkInterfaceID.NotFound');
   });
 
+  it('gives a new interface the asked number of secondary addresses besides its primary', async () => {
+    const { NetworkInterface } = await ec2.send(
+      new CreateNetworkInterfaceCommand({ SubnetId: subnet, SecondaryPrivateIpAddressCount: 2 }),
+    );
+    const addresses = NetworkInterface?.PrivateIpAddresses ?? [];
+    expect(addresses.map((item) => item.Primary)).toEqual([true, false, false]);
+    expect(new Set(addresses.map((item) => item.PrivateIpAddress)).size).toBe(3);
+  });
+
   it('associates branches with trunks by VLAN, refusing what EC2 would refuse', async () => {
     const node = await running((await run()).InstanceId ?? '');
     const trunk = await ec2.send(

@@ -6,7 +6,7 @@
  * and go with their instances, and `sgpods down --purge` leaves the machine as it found it.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCommand } from '../../src/adapters/exec/run-command.js';
@@ -302,6 +302,10 @@ const ec2 = new EC2Client({});
 const endpoint = await ec2.config.endpointProvider({ Region: await ec2.config.region() });
 const { Reservations } = await ec2.send(new DescribeInstancesCommand({}));
 console.log('ec2: ' + Reservations.length + ' reservations at ' + endpoint.url.hostname);
+const inVpc = new KubeConfig();
+inVpc.loadFromFile(process.env.IN_VPC_KUBECONFIG);
+const nodes = await inVpc.makeApiClient(CoreV1Api).listNode();
+console.log('in-vpc kubeconfig: ' + nodes.items.length + ' nodes at ' + inVpc.getCurrentCluster().server);
 `,
     );
     await sandbox.kubectlOk([
@@ -314,9 +318,29 @@ console.log('ec2: ' + Reservations.length + ' reservations at ' + endpoint.url.h
     const logs = await runPod('in-vpc', [process.execPath, script], {
       AWS_REGION: 'us-west-2',
       NODE_EXTRA_CA_CERTS: '/var/run/secrets/kubernetes.io/serviceaccount/ca.crt',
+      IN_VPC_KUBECONFIG: join(home.home, 'kube', 'kubeconfig-in-vpc'),
     });
     expect(logs).toMatch(/kube: \d+ pods at https:\/\/10\.100\.0\.1:443/);
     expect(logs).toMatch(/ec2: \d+ reservations at ec2\.us-west-2\.amazonaws\.com/);
+    // The kubeconfig for the VPC is the host's with the endpoint's name as server.
+    const { cluster } = await sandbox.awsJson<{ cluster: { endpoint: string } }>([
+      'eks',
+      'describe-cluster',
+      '--name',
+      'eksworkshop-eksctl',
+    ]);
+    expect(logs).toContain(`in-vpc kubeconfig: 2 nodes at ${cluster.endpoint}`);
+    expect(
+      readFileSync(join(home.home, 'kube', 'kubeconfig-in-vpc'), 'utf8').replace(
+        cluster.endpoint,
+        'SERVER',
+      ),
+    ).toBe(
+      readFileSync(join(home.home, 'kubeconfig'), 'utf8').replace(
+        /https:\/\/127\.0\.0\.1:\d+/,
+        'SERVER',
+      ),
+    );
     // The `kubernetes` Service leads to the control plane's interface in the VPC.
     const { NetworkInterfaces = [] } = await sandbox.awsJson<{
       NetworkInterfaces?: { PrivateIpAddress: string; RequesterManaged: boolean }[];
@@ -402,6 +426,41 @@ managedNodeGroups:
     const missing = await sandbox.sgpods(['nodegroup', 'delete', '--name', 'no-such-group']);
     expect(missing.code).toBe(2);
     expect(missing.stderr).toContain('nodegroup "no-such-group" not found');
+  });
+
+  it('repairs a killed cluster on the next up: same pods, same addresses, nothing restarted', async () => {
+    await sandbox.kubectlOk([
+      'create',
+      'deployment',
+      'steady',
+      '--image=busybox',
+      '--replicas=2',
+      '--',
+      'sleep',
+      '3600',
+    ]);
+    await sandbox.kubectlOk(['rollout', 'status', 'deployment/steady', '--timeout=120s']);
+    const pods = () =>
+      sandbox.kubectlOk([
+        'get',
+        'pods',
+        '-l',
+        'app=steady',
+        '-o',
+        'jsonpath={range .items[*]}{.metadata.name} {.status.podIP} {.status.containerStatuses[0].restartCount}{"\\n"}{end}',
+      ]);
+    const before = await pods();
+    const pid = Number(readFileSync(join(home.home, 'run', 'kube.pid'), 'utf8').split(' ')[0]);
+    process.kill(pid, 'SIGKILL');
+    await waitFor(() => !existsSync(`/proc/${String(pid)}`), {
+      timeoutMs: 10_000,
+      what: 'the cluster to die',
+    });
+    expect(await sandbox.sgpodsOk(['up'])).toContain('starting the cluster');
+    await sandbox.kubectlOk(['rollout', 'status', 'deployment/steady', '--timeout=120s']);
+    expect(await pods()).toBe(before);
+    expect(before).toMatch(/ 0\n.* 0$/s);
+    await sandbox.kubectlOk(['delete', 'deployment', 'steady']);
   });
 
   it('refuses a cluster.yaml for another cluster on this home, and a malformed one', async () => {
