@@ -166,7 +166,6 @@ export async function startKubeCluster(options: KubeClusterOptions): Promise<Kub
       userAgent: `${component}/v1.32.0 (linux/amd64) sgpods`,
     });
   if (cloud) writeInVpcKubeconfig(home, server.kubeconfigPath, `https://${cloud.apiHost}`);
-  else await startApiForwarder(home, routerNamespaceOf(prefix), socketPath);
 
   const controllerClient = connection('kube-controller-manager');
   const informers = new ClusterInformers(controllerClient, report);
@@ -201,6 +200,7 @@ export async function startKubeCluster(options: KubeClusterOptions): Promise<Kub
     const instanceType = options.instanceType ?? 't3.large';
     const region = options.region ?? 'us-west-2';
     const network = await ensureClusterNetwork(prefix, options.nodes);
+    await startApiForwarder(home, routerNamespaceOf(prefix), socketPath);
     for (const node of network) writeNodeResolvConf(node.namespace, options.upstreamDns);
     await Promise.all(
       network.map((node) => {
