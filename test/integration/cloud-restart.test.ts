@@ -11,7 +11,7 @@ import {
   EC2Client,
 } from '@aws-sdk/client-ec2';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { parseCidr } from '../../src/core/net/ip-address.js';
+import { parseCidr, parseIpAddress } from '../../src/core/net/ip-address.js';
 import { normalizeRule } from '../../src/core/sg/rule.js';
 import { VpcRouter } from '../../src/servers/cloud/dataplane/vpc-router.js';
 import { cloudDatabasePath, routerNamespaceOf } from '../../src/servers/cloud/cloud-service.js';
@@ -19,7 +19,11 @@ import { openCloudDatabase } from '../../src/servers/cloud/state/cloud-database.
 import { Ec2Store } from '../../src/servers/cloud/state/ec2-store.js';
 import { kernelPrefix } from '../../src/core/kernel-names.js';
 import { linkNames } from '../../src/adapters/netns/netns.js';
-import { instanceNamespaceOf } from '../../src/servers/cloud/dataplane/compute-plane.js';
+import {
+  controlPlaneInterfaceKey,
+  controlPlaneNamespaceOf,
+  instanceNamespaceOf,
+} from '../../src/servers/cloud/dataplane/compute-plane.js';
 import { spawn } from 'node:child_process';
 import { CloudProcess } from '../support/cloud-process.js';
 import { runCli } from '../support/run-cli.js';
@@ -41,6 +45,10 @@ async function createGroup(cloud: CloudProcess, name: string): Promise<string> {
 }
 
 /** The nft script that would bring the home's kernel to its committed state ('' = in sync). */
+function fail(message: string): never {
+  throw new Error(message);
+}
+
 async function kernelDrift(home: string): Promise<string> {
   const database = openCloudDatabase(cloudDatabasePath(home));
   const store = new Ec2Store(database);
@@ -51,6 +59,24 @@ async function kernelDrift(home: string): Promise<string> {
   try {
     router.setPrefixLists([]);
     router.setGroups(store.securityGroups());
+    // The control plane's interface is a port of every cloud (plugged in at start).
+    const eniId = store.meta(controlPlaneInterfaceKey);
+    const eni = store.compute.networkInterfaces().find((row) => row.networkInterfaceId === eniId);
+    const subnet = store.subnets().find((row) => row.subnetId === eni?.subnetId);
+    if (eniId && eni && subnet) {
+      router.adoptInterface({
+        networkInterfaceId: eniId,
+        hostNamespace: controlPlaneNamespaceOf(kernelPrefix(home)),
+        hostInterface: 'eth0',
+        addresses: store.compute
+          .addressesOf(eniId)
+          .map((item) => parseIpAddress(item.address))
+          .filter((address) => address !== undefined),
+        subnet: parseCidr(subnet.cidrBlock)?.cidr ?? fail('bad subnet'),
+        groupIds: store.compute.interfaceGroups().get(eniId) ?? [],
+        sourceDestCheck: eni.sourceDestCheck,
+      });
+    }
     return await router.pendingPlan();
   } finally {
     await router.close();

@@ -62,7 +62,7 @@ async function cloudNodesOf(home: string): Promise<CloudNodesOptions> {
     clusterName,
     region: settings.region,
     apiAddress,
-    apiHost: new URL(cluster.endpoint).hostname,
+    apiEndpoint: cluster.endpoint,
   };
 }
 

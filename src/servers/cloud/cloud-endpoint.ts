@@ -5,7 +5,8 @@
  * malformed request gets an error, never a crash.
  */
 import { randomUUID } from 'node:crypto';
-import { rmSync } from 'node:fs';
+import { mkdirSync, rmSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { AwsServiceError, Ec2RequestError } from '../../core/errors.js';
@@ -278,6 +279,7 @@ export async function startCloudEndpoint(options: CloudEndpointOptions): Promise
   const { port } = server.address() as AddressInfo;
   const servers = [server];
   if (options.socketPath !== undefined) {
+    mkdirSync(dirname(options.socketPath), { recursive: true, mode: 0o755 });
     rmSync(options.socketPath, { force: true });
     const socketServer = newServer(options);
     try {

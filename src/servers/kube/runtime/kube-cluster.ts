@@ -56,8 +56,8 @@ export interface CloudNodesOptions {
   readonly region: string;
   /** The API server's address inside the VPC (the control-plane interface's primary address). */
   readonly apiAddress: string;
-  /** The endpoint host name DescribeCluster gives. */
-  readonly apiHost: string;
+  /** The endpoint DescribeCluster gives (`https://<id>.gr7.<region>.eks.amazonaws.com`). */
+  readonly apiEndpoint: string;
   readonly pollMs?: number;
 }
 
@@ -155,7 +155,9 @@ export async function startKubeCluster(options: KubeClusterOptions): Promise<Kub
     ...(options.port !== undefined ? { port: options.port } : {}),
     socketPath,
     advertise: { address: advertised, port: apiServerPort },
-    certificateNames: cloud ? [cloud.apiAddress, cloud.apiHost] : [apiServerAddress],
+    certificateNames: cloud
+      ? [cloud.apiAddress, new URL(cloud.apiEndpoint).hostname]
+      : [apiServerAddress],
   });
   const clusterCa = readFileSync(join(home, 'pki', 'ca.crt'), 'utf8');
   const connection = (component: string): KubeHttpClient =>
@@ -165,7 +167,7 @@ export async function startKubeCluster(options: KubeClusterOptions): Promise<Kub
       ca: clusterCa,
       userAgent: `${component}/v1.32.0 (linux/amd64) sgpods`,
     });
-  if (cloud) writeInVpcKubeconfig(home, server.kubeconfigPath, `https://${cloud.apiHost}`);
+  if (cloud) writeInVpcKubeconfig(home, server.kubeconfigPath, cloud.apiEndpoint);
 
   const controllerClient = connection('kube-controller-manager');
   const informers = new ClusterInformers(controllerClient, report);
