@@ -8,7 +8,8 @@ import { join } from 'node:path';
 import { writePidFile } from '../../adapters/process/pid-file.js';
 import { InputError } from '../../core/errors.js';
 import { startCloudEndpoint, type CloudEndpoint } from '../../servers/cloud/cloud-endpoint.js';
-import { CloudService, cloudSocketPath } from '../../servers/cloud/cloud-service.js';
+import { cloudSocketPath } from '../../adapters/process/home-sockets.js';
+import { CloudService } from '../../servers/cloud/cloud-service.js';
 import { exitCodes, type ExitCode } from '../exit-codes.js';
 
 export interface CloudOptions {

@@ -5,11 +5,13 @@
  */
 import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { runDirectory, writePidFile } from '../../adapters/process/pid-file.js';
+import { writePidFile } from '../../adapters/process/pid-file.js';
 import {
-  controlPlaneEndpointProcessName,
   cloudSocketPath,
-} from '../../servers/cloud/cloud-service.js';
+  controlPlaneEgressSocketPath,
+  kubeApiSocketPath,
+} from '../../adapters/process/home-sockets.js';
+import { controlPlaneEndpointProcessName } from '../../servers/cloud/cloud-service.js';
 import { serveControlPlaneEndpoint } from '../../servers/cloud/eks/control-plane-endpoint.js';
 import { exitCodes, type ExitCode } from '../exit-codes.js';
 
@@ -26,8 +28,9 @@ export async function runControlPlaneEndpoint(
   const endpoint = await serveControlPlaneEndpoint({
     apiAddress: options.api,
     servicesAddress: options.services,
-    kubeSocket: join(runDirectory(options.home), 'kube-apiserver.sock'),
+    kubeSocket: kubeApiSocketPath(options.home),
     cloudSocket: cloudSocketPath(options.home),
+    egressSocket: controlPlaneEgressSocketPath(options.home),
     tls: {
       certificatePem: readFileSync(join(pki, 'aws-endpoints.crt'), 'utf8'),
       keyPem: readFileSync(join(pki, 'aws-endpoints.key'), 'utf8'),

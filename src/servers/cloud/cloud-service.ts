@@ -7,7 +7,6 @@
 import { randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { runDirectory } from '../../adapters/process/pid-file.js';
 import { ensureServingCertificates } from '../../adapters/tls/certificates.js';
 import { AwsServiceError, Ec2RequestError, InputError } from '../../core/errors.js';
 import { kernelName, kernelPrefix } from '../../core/kernel-names.js';
@@ -53,11 +52,6 @@ export interface CloudServiceOptions {
   readonly dataplane?: boolean;
   /** Where dataplane errors are reported (they never fail an acknowledged call). */
   readonly onDataplaneError?: (error: unknown) => void;
-}
-
-/** The cloud endpoint's unix socket (what the control-plane endpoint relays to). */
-export function cloudSocketPath(home: string): string {
-  return join(runDirectory(home), 'cloud.sock');
 }
 
 export const controlPlaneEndpointProcessName = 'control-plane-endpoint';

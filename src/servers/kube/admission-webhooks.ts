@@ -12,6 +12,8 @@
  */
 import { randomUUID } from 'node:crypto';
 import { request as httpsRequest } from 'node:https';
+import type { Duplex } from 'node:stream';
+import { connect as tlsConnect } from 'node:tls';
 import jsonPatch from 'fast-json-patch';
 import { KubeStatusError } from '../../core/errors.js';
 import {
@@ -64,11 +66,14 @@ interface Webhook {
 }
 
 /** Where a webhook's service is reachable: `https://host:port`, and the name its cert carries. */
-export type ServiceResolver = (service: {
-  namespace: string;
-  name: string;
-  port: number;
-}) => { url: string; serverName: string } | undefined;
+export type ServiceResolver = (service: { namespace: string; name: string; port: number }) =>
+  | {
+      url: string;
+      serverName: string;
+      /** A raw connection to the endpoint, when the API server has no route to it. */
+      connect?: () => Duplex;
+    }
+  | undefined;
 
 interface AdmissionResponse {
   readonly allowed?: boolean;
@@ -270,6 +275,16 @@ export class WebhookAdmission {
           method: 'POST',
           ...(ca ? { ca } : {}),
           ...(target.serverName ? { servername: target.serverName } : {}),
+          ...(target.connect
+            ? {
+                createConnection: () =>
+                  tlsConnect({
+                    socket: target.connect?.(),
+                    ...(ca ? { ca } : {}),
+                    ...(target.serverName ? { servername: target.serverName } : {}),
+                  }),
+              }
+            : {}),
           headers: {
             'Content-Type': 'application/json',
             'Content-Length': Buffer.byteLength(body),
@@ -316,7 +331,7 @@ export class WebhookAdmission {
     });
   }
 
-  #target(webhook: Webhook): { url: string; serverName?: string } {
+  #target(webhook: Webhook): { url: string; serverName?: string; connect?: () => Duplex } {
     const config = webhook.clientConfig ?? {};
     if (config.url) return { url: config.url };
     const service = config.service;
@@ -333,7 +348,11 @@ export class WebhookAdmission {
         `service "${service.namespace}/${service.name}" is not reachable from the API server`,
       );
     }
-    return { url: `${resolved.url}${service.path ?? ''}`, serverName: resolved.serverName };
+    return {
+      url: `${resolved.url}${service.path ?? ''}`,
+      serverName: resolved.serverName,
+      ...(resolved.connect ? { connect: resolved.connect } : {}),
+    };
   }
 }
 

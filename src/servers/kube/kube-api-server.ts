@@ -20,6 +20,7 @@ import { KubeStatusError } from '../../core/errors.js';
 import { apiServerServiceIp } from '../../core/kube/services.js';
 import { AccessControl } from './access-control.js';
 import type { ServiceResolver } from './admission-webhooks.js';
+import { endpointResolver, type ServiceNetwork } from './service-endpoints.js';
 import { ensureTokens, readTokens } from './authentication.js';
 import { KubeApi, sendJson } from './kube-api.js';
 import { defaultServiceCidr } from './object-writes.js';
@@ -39,6 +40,8 @@ export interface KubeApiServerOptions {
   readonly historySize?: number;
   /** Where admission webhooks' services are reachable (the sandbox wires its cluster network). */
   readonly resolveService?: ServiceResolver;
+  /** Webhook Services reached at their endpoints through this network (the sandbox's VPC). */
+  readonly serviceNetwork?: ServiceNetwork;
   /** CRD manifests (YAML, one or more documents) created or updated at start. */
   readonly crdManifests?: readonly string[];
   /** Where kubelets write container logs (default `<home>/pod-logs`). */
@@ -228,7 +231,11 @@ export async function startKubeApiServer(options: KubeApiServerOptions): Promise
   const access = new AccessControl(store, readTokens(tokens.path), serviceAccountTokens);
   const api = new KubeApi(store, access, serviceAccountTokens, {
     podLogDirectory: options.podLogDirectory ?? join(home, 'pod-logs'),
-    ...(options.resolveService ? { resolveService: options.resolveService } : {}),
+    ...(options.resolveService
+      ? { resolveService: options.resolveService }
+      : options.serviceNetwork
+        ? { resolveService: endpointResolver(store, options.serviceNetwork) }
+        : {}),
     ...(options.bookmarkIntervalMs !== undefined
       ? { bookmarkIntervalMs: options.bookmarkIntervalMs }
       : {}),

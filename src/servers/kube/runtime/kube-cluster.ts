@@ -8,9 +8,15 @@
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { connect as netConnect } from 'node:net';
 import type { EC2Client } from '@aws-sdk/client-ec2';
 import { fileURLToPath } from 'node:url';
 import { installPluginLauncher } from '../../../adapters/cni/plugin-launcher.js';
+import { egressPreamble } from '../../../adapters/relay/socket-relay.js';
+import {
+  controlPlaneEgressSocketPath,
+  kubeApiSocketPath,
+} from '../../../adapters/process/home-sockets.js';
 import { ImageCatalogue } from '../../../adapters/images/image-catalogue.js';
 import { KubeHttpClient } from '../../../adapters/kube/kube-http-client.js';
 import { listNamespaces } from '../../../adapters/netns/netns.js';
@@ -23,6 +29,7 @@ import {
 import { nodeCapacity } from '../../../core/eks/node-identity.js';
 import { kernelPrefix } from '../../../core/kernel-names.js';
 import { ensureTokens } from '../authentication.js';
+import type { ServiceNetwork } from '../service-endpoints.js';
 import {
   startKubeApiServer,
   type KubeApiServer,
@@ -146,7 +153,7 @@ export async function startKubeCluster(options: KubeClusterOptions): Promise<Kub
   const { home, cloud } = options;
   const prefix = kernelPrefix(home);
   const report = options.onError ?? (() => undefined);
-  const socketPath = join(runDirectory(home), 'kube-apiserver.sock');
+  const socketPath = kubeApiSocketPath(home);
   mkdirSync(runDirectory(home), { recursive: true });
   const advertised = cloud?.apiAddress ?? apiServerAddress;
   const server = await startKubeApiServer({
@@ -155,6 +162,7 @@ export async function startKubeCluster(options: KubeClusterOptions): Promise<Kub
     ...(options.port !== undefined ? { port: options.port } : {}),
     socketPath,
     advertise: { address: advertised, port: apiServerPort },
+    ...(cloud ? { serviceNetwork: controlPlaneEgress(home) } : {}),
     certificateNames: cloud
       ? [cloud.apiAddress, new URL(cloud.apiEndpoint).hostname]
       : [apiServerAddress],
@@ -274,6 +282,18 @@ function startControllers(
       report,
     ).queue,
   ];
+}
+
+/** Connections into the VPC through the control plane's namespace (the cloud relays them). */
+function controlPlaneEgress(home: string): ServiceNetwork {
+  const socketPath = controlPlaneEgressSocketPath(home);
+  return {
+    connect: (address, port) => {
+      const socket = netConnect(socketPath);
+      socket.write(egressPreamble(address, port));
+      return socket;
+    },
+  };
 }
 
 /**
