@@ -300,6 +300,39 @@ function buildProgram(): Command {
     });
 
   program
+    .command('controller')
+    .description(
+      'The security-groups-for-pods controller (CRDs, admission webhooks, fail-closed namespaces, CNINodes); flags as the resource controller.',
+    )
+    .option('--cluster-name <name>', 'the EKS cluster name (required)')
+    .option('--vpc-id <id>', "the cluster's VPC (required)")
+    .option('--aws-region <region>', 'the AWS region')
+    .option(
+      '--leader-elect',
+      'elect a leader among replicas (Lease kube-system/cp-vpc-resource-controller)',
+    )
+    .option('--leader-lease-duration-seconds <n>', 'lease duration', parseInteger, 30)
+    .option('--leader-lease-renew-deadline <n>', 'renew deadline (seconds)', parseInteger, 15)
+    .option('--leader-lease-retry-period <n>', 'retry period (seconds)', parseInteger, 5)
+    .option('--metrics-bind-address <address>', 'metrics endpoint', ':8080')
+    .option('--health-probe-bind-address <address>', 'health endpoints', ':61779')
+    .option('--webhook-port <n>', 'webhook server port', parseInteger, 9443)
+    .option(
+      '--webhook-service-name <name>',
+      "the webhook Service's name",
+      'vpc-resource-webhook-service',
+    )
+    .option('--webhook-service-namespace <ns>', "the webhook Service's namespace", 'kube-system')
+    .option('--apiserver-qps <n>', 'API server queries per second', parseInteger, 20)
+    .option('--apiserver-burst <n>', 'API server burst', parseInteger, 30)
+    .option('--kubeconfig <file>', 'a kubeconfig (default: in-cluster)')
+    .option('--log-level <level>', 'info or debug', 'info')
+    .action(async (options: Record<string, unknown>) => {
+      const { runControllerCommand } = await import('./commands/controller.js');
+      process.exitCode = await runControllerCommand(options);
+    });
+
+  program
     .command('agent')
     .description(
       "The node agent (aws-node's role): IPAM and the CNI plugin for the node it runs on; settings from the environment.",

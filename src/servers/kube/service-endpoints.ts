@@ -55,8 +55,7 @@ export function readyEndpoints(
 
 export function endpointResolver(store: KubeStore, network: ServiceNetwork): ServiceResolver {
   return ({ namespace, name, port }) => {
-    const spec = ((store.get('/services', namespace, name))?.spec ??
-      {}) as Json;
+    const spec = (store.get('/services', namespace, name)?.spec ?? {}) as Json;
     const servicePort = ((spec.ports ?? []) as { name?: string; port?: number }[]).find(
       (item) => item.port === port,
     );
