@@ -63,6 +63,7 @@ async function cloudNodesOf(home: string): Promise<CloudNodesOptions> {
     region: settings.region,
     apiAddress,
     apiEndpoint: cluster.endpoint,
+    vpcId: cluster.resourcesVpcConfig?.vpcId ?? '',
   };
 }
 

@@ -11,9 +11,9 @@
  * request (InternalError) unless its policy is Ignore.
  */
 import { randomUUID } from 'node:crypto';
-import { request as httpsRequest } from 'node:https';
+import { Agent as HttpsAgent, request as httpsRequest, type RequestOptions } from 'node:https';
 import type { Duplex } from 'node:stream';
-import { connect as tlsConnect } from 'node:tls';
+import { connect as tlsConnect, type TLSSocket } from 'node:tls';
 import jsonPatch from 'fast-json-patch';
 import { KubeStatusError } from '../../core/errors.js';
 import {
@@ -74,6 +74,24 @@ export type ServiceResolver = (service: { namespace: string; name: string; port:
       connect?: () => Duplex;
     }
   | undefined;
+
+/**
+ * An agent whose connections come from `open` (a raw stream to the endpoint, e.g. through a
+ * relay), with TLS on top: the request's `ca` and `servername` apply as usual.
+ */
+class RelayAgent extends HttpsAgent {
+  constructor(private readonly open: () => Duplex) {
+    super({ keepAlive: false });
+  }
+
+  override createConnection(options: RequestOptions): TLSSocket {
+    return tlsConnect({
+      socket: this.open(),
+      ...(options.ca ? { ca: options.ca } : {}),
+      ...(options.servername ? { servername: options.servername } : {}),
+    });
+  }
+}
 
 interface AdmissionResponse {
   readonly allowed?: boolean;
@@ -275,22 +293,13 @@ export class WebhookAdmission {
           method: 'POST',
           ...(ca ? { ca } : {}),
           ...(target.serverName ? { servername: target.serverName } : {}),
-          ...(target.connect
-            ? {
-                createConnection: () =>
-                  tlsConnect({
-                    socket: target.connect?.(),
-                    ...(ca ? { ca } : {}),
-                    ...(target.serverName ? { servername: target.serverName } : {}),
-                  }),
-              }
-            : {}),
+
           headers: {
             'Content-Type': 'application/json',
             'Content-Length': Buffer.byteLength(body),
           },
           timeout: timeoutMs,
-          agent: false,
+          agent: target.connect ? new RelayAgent(target.connect) : false,
         },
         (incoming) => {
           const chunks: Buffer[] = [];

@@ -52,6 +52,7 @@ import { EventRecorder } from './event-recorder.js';
 import type { Kubelet, NodeDescription } from './kubelet/kubelet.js';
 import { ReplicaSetController } from './replicaset-controller.js';
 import { awsNodeObjects } from './sandbox/aws-node-addon.js';
+import { controllerObjects } from './sandbox/controller-addon.js';
 import { InstanceNodes } from './sandbox/instance-nodes.js';
 import { Scheduler } from './scheduler.js';
 import type { WorkQueue } from './work-queue.js';
@@ -61,6 +62,7 @@ export interface CloudNodesOptions {
   readonly ec2: EC2Client;
   readonly clusterName: string;
   readonly region: string;
+  readonly vpcId: string;
   /** The API server's address inside the VPC (the control-plane interface's primary address). */
   readonly apiAddress: string;
   /** The endpoint DescribeCluster gives (`https://<id>.gr7.<region>.eks.amazonaws.com`). */
@@ -226,7 +228,19 @@ export async function startKubeCluster(options: KubeClusterOptions): Promise<Kub
   await sweepOrphanPods(prefix, nodes.kubelets());
   await informers.start();
   await nodes.startProxies();
-  await ensureClusterAddons(controllerClient, cloud ? awsNodeObjects(home, cloud.region) : []);
+  await ensureClusterAddons(
+    controllerClient,
+    cloud
+      ? [
+          ...awsNodeObjects(home, cloud.region),
+          ...controllerObjects({
+            clusterName: cloud.clusterName,
+            vpcId: cloud.vpcId,
+            region: cloud.region,
+          }),
+        ]
+      : [],
+  );
 
   return {
     server,
