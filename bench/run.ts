@@ -12,6 +12,7 @@ import { kubeBenchmark } from './kube.bench.js';
 import { rdsBenchmark } from './rds.bench.js';
 import { runtimeBenchmark } from './runtime.bench.js';
 import { sandboxBenchmark } from './sandbox.bench.js';
+import { webhookBenchmark } from './webhook.bench.js';
 
 export interface Benchmark {
   readonly name: string;
@@ -27,6 +28,7 @@ const benchmarks: readonly Benchmark[] = [
   kubeBenchmark,
   runtimeBenchmark,
   sandboxBenchmark,
+  webhookBenchmark,
 ];
 
 async function main(names: readonly string[]): Promise<number> {

@@ -112,6 +112,7 @@ export class CniNodeManager {
     }
     for (const informer of [this.#nodes, this.#cniNodes]) {
       informer.on('error', (error: unknown) => {
+        if (this.#stopped) return;
         this.logger.warn({ err: error }, 'cninode manager: watch failed; resuming');
         setTimeout(() => {
           if (!this.#stopped) informer.start().catch(() => undefined);

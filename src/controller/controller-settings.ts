@@ -57,6 +57,13 @@ export interface RawControllerFlags {
   readonly logLevel?: string;
 }
 
+/** A TCP port; 0 lets the system pick one (tests, benchmarks). */
+function portNumber(flag: string, value: number): number {
+  if (!Number.isInteger(value) || value < 0 || value > 65535)
+    throw new InputError(`invalid ${flag} ${String(value)}: must be a port number`);
+  return value;
+}
+
 function positive(flag: string, value: number): number {
   if (!Number.isFinite(value) || value <= 0)
     throw new InputError(`invalid ${flag} ${String(value)}: must be positive`);
@@ -89,7 +96,7 @@ function serverSettings(flags: RawControllerFlags) {
       '--health-probe-bind-address',
       flags.healthProbeBindAddress ?? ':61779',
     ),
-    webhookPort: positive('--webhook-port', flags.webhookPort ?? 9443),
+    webhookPort: portNumber('--webhook-port', flags.webhookPort ?? 9443),
     webhookService: {
       name: flags.webhookServiceName ?? 'vpc-resource-webhook-service',
       namespace: flags.webhookServiceNamespace ?? 'kube-system',

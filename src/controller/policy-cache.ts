@@ -35,6 +35,7 @@ export class PolicyCache {
   readonly serviceAccounts: Cached<V1ServiceAccount>;
   readonly #core: CoreV1Api;
   #synced = false;
+  #stopped = false;
 
   constructor(config: KubeConfig, onError: (error: unknown) => void) {
     this.#core = config.makeApiClient(CoreV1Api);
@@ -54,10 +55,11 @@ export class PolicyCache {
     );
     for (const informer of [this.policies, this.serviceAccounts] as Informer<KubernetesObject>[]) {
       informer.on('error', (error: unknown) => {
+        if (this.#stopped) return;
         onError(error);
         // client-node stops an informer on error; resume after a pause, as client-go does.
         setTimeout(() => {
-          informer.start().catch(onError);
+          if (!this.#stopped) informer.start().catch(onError);
         }, 1000);
       });
     }
@@ -73,6 +75,7 @@ export class PolicyCache {
   }
 
   async stop(): Promise<void> {
+    this.#stopped = true;
     await Promise.all([this.policies.stop(), this.serviceAccounts.stop()]);
   }
 
