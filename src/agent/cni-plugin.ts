@@ -8,9 +8,9 @@ import { request } from 'node:http';
 import { cniEnvironment, CniError, runCniPlugin } from '../adapters/cni/cni-plugin-protocol.js';
 import {
   checkPointToPoint,
-  netnsName,
+  podLinkFromEnvironment,
   unwirePointToPoint,
-  wirePointToPoint,
+  wireOrUndo,
 } from '../adapters/cni/point-to-point.js';
 
 interface NetworkConfig {
@@ -56,16 +56,8 @@ function askIpam(config: NetworkConfig, path: string, body: unknown): Promise<Ip
   });
 }
 
-function podLink() {
-  return {
-    containerId: cniEnvironment('CNI_CONTAINERID'),
-    netns: netnsName(cniEnvironment('CNI_NETNS')),
-    ifname: cniEnvironment('CNI_IFNAME'),
-  };
-}
-
 async function add(config: NetworkConfig): Promise<unknown> {
-  const link = podLink();
+  const link = podLinkFromEnvironment();
   const args = cniArgs();
   const { address } = await askIpam(config, '/v1/add', {
     containerId: link.containerId,
@@ -74,16 +66,7 @@ async function add(config: NetworkConfig): Promise<unknown> {
     podName: args.K8S_POD_NAME,
   });
   if (!address) throw new CniError(11, 'the agent gave no address');
-  try {
-    return await wirePointToPoint(link, address, config.cniVersion ?? '1.0.0');
-  } catch (error) {
-    await remove(config).catch(() => undefined);
-    throw new CniError(
-      999,
-      'failed to set up the pod network',
-      error instanceof Error ? error.message : String(error),
-    );
-  }
+  return wireOrUndo(link, address, config.cniVersion ?? '1.0.0', () => remove(config));
 }
 
 async function remove(config: NetworkConfig): Promise<void> {
@@ -94,7 +77,7 @@ async function remove(config: NetworkConfig): Promise<void> {
 }
 
 async function check(config: NetworkConfig): Promise<void> {
-  const link = podLink();
+  const link = podLinkFromEnvironment();
   const { address } = await askIpam(config, '/v1/check', { containerId: link.containerId });
   if (!address) throw new CniError(7, `no address allocated to container ${link.containerId}`);
   await checkPointToPoint(link);

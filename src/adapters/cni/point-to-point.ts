@@ -8,7 +8,7 @@ import { createHash } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import { runCommand } from '../exec/run-command.js';
-import { CniError } from './cni-plugin-protocol.js';
+import { cniEnvironment, CniError } from './cni-plugin-protocol.js';
 
 export interface PodLink {
   readonly containerId: string;
@@ -33,6 +33,15 @@ export function netnsName(path: string): string {
   if (!path.startsWith('/run/netns/') && !path.startsWith('/var/run/netns/'))
     throw new CniError(4, `CNI_NETNS ${path} is not under /run/netns`);
   return basename(path);
+}
+
+/** The pod link the runtime asks for, from `CNI_CONTAINERID`, `CNI_NETNS` and `CNI_IFNAME`. */
+export function podLinkFromEnvironment(): PodLink {
+  return {
+    containerId: cniEnvironment('CNI_CONTAINERID'),
+    netns: netnsName(cniEnvironment('CNI_NETNS')),
+    ifname: cniEnvironment('CNI_IFNAME'),
+  };
 }
 
 export async function linkExists(name: string, namespace?: string): Promise<boolean> {
@@ -96,6 +105,28 @@ export async function wirePointToPoint(
     routes: [{ dst: '0.0.0.0/0', gw: '169.254.1.1' }],
     dns: {},
   };
+}
+
+/**
+ * ADD's wiring step: on failure `undo` runs (the plugin's own DEL, so its IPAM lets the address
+ * go too) and the failure becomes CNI error 999 with the cause as details.
+ */
+export async function wireOrUndo(
+  link: PodLink,
+  address: string,
+  cniVersion: string,
+  undo: () => Promise<void>,
+): Promise<unknown> {
+  try {
+    return await wirePointToPoint(link, address, cniVersion);
+  } catch (error) {
+    await undo().catch(() => undefined);
+    throw new CniError(
+      999,
+      'failed to set up the pod network',
+      error instanceof Error ? error.message : String(error),
+    );
+  }
 }
 
 /** Removes the node end (the pod end goes with it) and the route to `address`. */

@@ -5,6 +5,7 @@
 import { agentSettingsFrom, startAgent } from '../../agent/agent.js';
 import { InputError } from '../../core/errors.js';
 import { exitCodes, type ExitCode } from '../exit-codes.js';
+import { untilStopped } from '../until-stopped.js';
 
 export async function runAgentCommand(): Promise<ExitCode> {
   let settings;
@@ -17,10 +18,7 @@ export async function runAgentCommand(): Promise<ExitCode> {
     process.stderr.write(`${new Date().toISOString()} aws-node: ${message}\n`);
   };
   const agent = await startAgent(settings, log);
-  await new Promise<void>((resolve) => {
-    process.once('SIGTERM', resolve);
-    process.once('SIGINT', resolve);
-  });
+  await untilStopped();
   await agent.close();
   log('stopped');
   return exitCodes.success;

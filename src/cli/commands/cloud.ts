@@ -11,6 +11,7 @@ import { startCloudEndpoint, type CloudEndpoint } from '../../servers/cloud/clou
 import { cloudSocketPath } from '../../adapters/process/home-sockets.js';
 import { CloudService } from '../../servers/cloud/cloud-service.js';
 import { exitCodes, type ExitCode } from '../exit-codes.js';
+import { untilStopped } from '../until-stopped.js';
 
 export interface CloudOptions {
   readonly home: string;
@@ -99,10 +100,7 @@ export async function runCloud(options: CloudOptions): Promise<ExitCode> {
   process.stdout.write(
     `cloud: serving ${endpoint.url} (region ${service.region}, VPC ${service.network.vpcId}, dataplane ${options.dataplane ? 'on' : 'off'}); source ${awsEnv}\n`,
   );
-  await new Promise<void>((resolve) => {
-    process.once('SIGTERM', resolve);
-    process.once('SIGINT', resolve);
-  });
+  await untilStopped();
   await endpoint.close();
   await service.close();
   rmSync(pidFile, { force: true });

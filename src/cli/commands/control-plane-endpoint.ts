@@ -14,6 +14,7 @@ import {
 import { controlPlaneEndpointProcessName } from '../../servers/cloud/cloud-service.js';
 import { serveControlPlaneEndpoint } from '../../servers/cloud/eks/control-plane-endpoint.js';
 import { exitCodes, type ExitCode } from '../exit-codes.js';
+import { untilStopped } from '../until-stopped.js';
 
 export interface ControlPlaneEndpointCommandOptions {
   readonly home: string;
@@ -38,15 +39,7 @@ export async function runControlPlaneEndpoint(
   });
   const pidFile = writePidFile(options.home, controlPlaneEndpointProcessName);
   process.stdout.write('ready\n');
-  await new Promise<void>((resolve) => {
-    process.once('SIGTERM', resolve);
-    process.once('SIGINT', resolve);
-    process.stdin.once('end', resolve);
-    process.stdin.once('error', resolve);
-    process.stdin.resume();
-  });
-  // Our stdin pipe would keep the process alive after a signal.
-  process.stdin.destroy();
+  await untilStopped({ stdinEof: true });
   await endpoint.close();
   rmSync(pidFile, { force: true });
   return exitCodes.success;

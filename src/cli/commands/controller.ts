@@ -7,15 +7,13 @@ import {
   type RawControllerFlags,
 } from '../../controller/controller-settings.js';
 import { exitCodes, type ExitCode } from '../exit-codes.js';
+import { untilStopped } from '../until-stopped.js';
 
 export async function runControllerCommand(flags: RawControllerFlags): Promise<ExitCode> {
   const settings = controllerSettingsFrom(flags);
   const { startController } = await import('../../controller/controller.js');
   const controller = await startController(settings);
-  await new Promise<void>((resolve) => {
-    process.once('SIGTERM', resolve);
-    process.once('SIGINT', resolve);
-  });
+  await untilStopped();
   await controller.close();
   controller.logger.info('stopped');
   return exitCodes.success;

@@ -12,6 +12,7 @@ import {
 } from '../../adapters/process/pid-file.js';
 import { bundledCrdDirectory, startKubeApiServer } from '../../servers/kube/kube-api-server.js';
 import { exitCodes, type ExitCode } from '../exit-codes.js';
+import { untilStopped } from '../until-stopped.js';
 
 /** `--crds DIR` (default: the bundled EKS CRDs), or none with `--no-crds`. */
 export function crdManifests(crds: string | boolean | undefined): string[] {
@@ -50,10 +51,7 @@ export async function runKubeApiServer(options: {
   process.stdout.write(
     `kube-apiserver: serving ${server.url}; export KUBECONFIG=${server.kubeconfigPath}\n`,
   );
-  await new Promise<void>((resolve) => {
-    process.once('SIGTERM', resolve);
-    process.once('SIGINT', resolve);
-  });
+  await untilStopped();
   await server.close();
   rmSync(pidFile, { force: true });
   return exitCodes.success;

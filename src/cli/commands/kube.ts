@@ -24,6 +24,7 @@ import { bundledCrdDirectory } from '../../servers/kube/kube-api-server.js';
 import { maxStandaloneNodes } from '../../servers/kube/runtime/cluster-network.js';
 import { exitCodes, type ExitCode } from '../exit-codes.js';
 import { crdManifests } from './kube-apiserver.js';
+import { untilStopped } from '../until-stopped.js';
 
 export interface KubeOptions {
   readonly home: string;
@@ -110,10 +111,7 @@ export async function runKube(options: KubeOptions): Promise<ExitCode> {
   process.stdout.write(
     `kube: serving ${cluster.server.url} with ${cluster.nodeNames().length} node(s) (${cluster.nodeNames().join(', ')}); export KUBECONFIG=${cluster.kubeconfigPath}\n`,
   );
-  await new Promise<void>((resolve) => {
-    process.once('SIGTERM', resolve);
-    process.once('SIGINT', resolve);
-  });
+  await untilStopped();
   await cluster.close();
   rmSync(pidFile, { force: true });
   return exitCodes.success;

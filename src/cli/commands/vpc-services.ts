@@ -8,6 +8,7 @@ import { vpcServicesProcessName } from '../../servers/cloud/link-local/vpc-servi
 import { accountId, cloudDatabasePath } from '../../servers/cloud/cloud-service.js';
 import { runVpcServices } from '../../servers/cloud/link-local/vpc-services.js';
 import { exitCodes, type ExitCode } from '../exit-codes.js';
+import { untilStopped } from '../until-stopped.js';
 
 export async function runVpcServicesCommand(home: string): Promise<ExitCode> {
   const services = await runVpcServices({
@@ -21,16 +22,7 @@ export async function runVpcServicesCommand(home: string): Promise<ExitCode> {
   });
   const pidFile = writePidFile(home, vpcServicesProcessName);
   process.stdout.write('ready\n');
-  await new Promise<void>((resolve) => {
-    process.once('SIGTERM', resolve);
-    process.once('SIGINT', resolve);
-    // The cloud holds our stdin open; EOF means it is gone (even after kill -9).
-    process.stdin.once('end', resolve);
-    process.stdin.once('error', resolve);
-    process.stdin.resume();
-  });
-  // Our stdin pipe would keep the process alive after a signal.
-  process.stdin.destroy();
+  await untilStopped({ stdinEof: true });
   await services.close();
   rmSync(pidFile, { force: true });
   return exitCodes.success;

@@ -14,9 +14,9 @@ import {
 } from '../../../../adapters/cni/cni-plugin-protocol.js';
 import {
   checkPointToPoint,
-  netnsName,
+  podLinkFromEnvironment,
   unwirePointToPoint,
-  wirePointToPoint,
+  wireOrUndo,
 } from '../../../../adapters/cni/point-to-point.js';
 import { nthAddress, parseCidr } from '../../../../core/net/ip-address.js';
 
@@ -68,22 +68,9 @@ function addressOf(directory: string, containerId: string): string | undefined {
 }
 
 async function add(config: NetworkConfig): Promise<unknown> {
-  const link = {
-    containerId: cniEnvironment('CNI_CONTAINERID'),
-    netns: netnsName(cniEnvironment('CNI_NETNS')),
-    ifname: cniEnvironment('CNI_IFNAME'),
-  };
+  const link = podLinkFromEnvironment();
   const address = allocate(config, link.containerId, link.ifname);
-  try {
-    return await wirePointToPoint(link, address, config.cniVersion ?? '1.0.0');
-  } catch (error) {
-    await remove(config).catch(() => undefined);
-    throw new CniError(
-      999,
-      'failed to set up the pod network',
-      error instanceof Error ? error.message : String(error),
-    );
-  }
+  return wireOrUndo(link, address, config.cniVersion ?? '1.0.0', () => remove(config));
 }
 
 async function remove(config: NetworkConfig): Promise<void> {
@@ -96,11 +83,7 @@ async function remove(config: NetworkConfig): Promise<void> {
 
 async function check(config: NetworkConfig): Promise<void> {
   const containerId = cniEnvironment('CNI_CONTAINERID');
-  const link = {
-    containerId,
-    netns: netnsName(cniEnvironment('CNI_NETNS')),
-    ifname: cniEnvironment('CNI_IFNAME'),
-  };
+  const link = podLinkFromEnvironment();
   if (!addressOf(dataDirectory(config), containerId))
     throw new CniError(7, `no address allocated to container ${containerId}`);
   await checkPointToPoint(link);
