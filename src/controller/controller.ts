@@ -19,6 +19,7 @@ import {
 } from '@kubernetes/client-node';
 import { parse } from 'yaml';
 import { startAdmissionServer } from './admission-server.js';
+import { RateLimitedKubeConfig, TokenBucket } from './api-rate-limit.js';
 import { CniNodeManager } from './cninode-manager.js';
 import { ControllerMetrics } from './controller-metrics.js';
 import type { ControllerSettings } from './controller-settings.js';
@@ -41,7 +42,9 @@ export interface RunningController {
 }
 
 function kubeConfigOf(settings: ControllerSettings): KubeConfig {
-  const config = new KubeConfig();
+  const config = new RateLimitedKubeConfig(
+    new TokenBucket(settings.apiserverQps, settings.apiserverBurst),
+  );
   if (settings.kubeconfig) config.loadFromFile(settings.kubeconfig);
   else config.loadFromCluster();
   return config;

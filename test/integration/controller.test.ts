@@ -2,7 +2,7 @@
  * The security-groups-for-pods controller as `sgpods up` deploys it (deploy/controller), driven
  * with the real kubectl (rc.md §1, §3): the CRDs and webhook configurations exist and carry the
  * controller's CA; a pod matching a SecurityGroupPolicy gets the pod-eni request and one that
- * does not, a hostNetwork pod and a Windows one do not; a Fargate pod gets its groups as an
+ * does not, a hostNetwork pod and a Windows one do not (each a test); a Fargate pod gets its groups as an
  * annotation; users cannot set the pod-eni annotation; a CNINode per node; fail-closed admission
  * with the controller scaled to zero; a killed leader is replaced within the lease duration.
  */
@@ -146,84 +146,27 @@ describe.skipIf(!isRoot)('the controller: CRDs, webhooks, fail-closed admission'
     expect((await uid()).stdout).not.toBe(before);
   });
 
-  it('mutates pods as the resource controller does: matching, not matching, hostNetwork, Windows, Fargate', async () => {
-    await sandbox.kubectlOk([
+  /** `kubectl run <name>` in the policy namespace with extra flags. */
+  const run = (name: string, ...flags: string[]) =>
+    sandbox.kubectlOk([
       '-n',
       'sgp',
       'run',
-      'green',
+      name,
       '--image=busybox',
-      '--labels=app=green',
+      ...flags,
       '--',
       'sleep',
       '3600',
     ]);
+
+  it('requests pod-eni in the first container of a pod that matches a policy', async () => {
+    await run('green', '--labels=app=green');
     expect(JSON.parse(await resourcesOf('sgp', 'green'))).toEqual({
       limits: { 'vpc.amazonaws.com/pod-eni': '1' },
       requests: { 'vpc.amazonaws.com/pod-eni': '1' },
     });
-    await sandbox.kubectlOk([
-      '-n',
-      'sgp',
-      'run',
-      'red',
-      '--image=busybox',
-      '--labels=app=red',
-      '--',
-      'sleep',
-      '3600',
-    ]);
-    expect(await resourcesOf('sgp', 'red')).toBe('{}');
-    await sandbox.kubectlOk([
-      '-n',
-      'sgp',
-      'run',
-      'green-host',
-      '--image=busybox',
-      '--labels=app=green',
-      '--overrides={"spec":{"hostNetwork":true}}',
-      '--',
-      'sleep',
-      '3600',
-    ]);
-    expect(await resourcesOf('sgp', 'green-host')).toBe('{}');
-    await sandbox.kubectlOk([
-      '-n',
-      'sgp',
-      'run',
-      'green-windows',
-      '--image=busybox',
-      '--labels=app=green',
-      '--overrides={"spec":{"nodeSelector":{"kubernetes.io/os":"windows"}}}',
-      '--',
-      'sleep',
-      '3600',
-    ]);
-    expect(await resourcesOf('sgp', 'green-windows')).toBe('{}');
-    await sandbox.kubectlOk([
-      '-n',
-      'sgp',
-      'run',
-      'green-fargate',
-      '--image=busybox',
-      '--labels=app=green,eks.amazonaws.com/fargate-profile=fp',
-      '--',
-      'sleep',
-      '3600',
-    ]);
-    expect(await resourcesOf('sgp', 'green-fargate')).toBe('{}');
-    expect(
-      await sandbox.kubectlOk([
-        '-n',
-        'sgp',
-        'get',
-        'pod',
-        'green-fargate',
-        '-o',
-        'jsonpath={.metadata.annotations.fargate\\.amazonaws\\.com/pod-sg}',
-      ]),
-    ).toBe('sg-0a1b2c3d4e5f60718');
-    // No capacity on t3 nodes: the matching pod waits, worded as the scheduler words it.
+    // No capacity on t3 nodes: the pod waits, worded as the scheduler words it.
     await waitFor(
       async () =>
         (
@@ -238,6 +181,41 @@ describe.skipIf(!isRoot)('the controller: CRDs, webhooks, fail-closed admission'
         ).includes('Insufficient vpc.amazonaws.com/pod-eni'),
       { timeoutMs: 30_000, what: 'green to be unschedulable for pod-eni' },
     );
+  });
+
+  it('leaves a pod that matches no policy unchanged', async () => {
+    await run('red', '--labels=app=red');
+    expect(await resourcesOf('sgp', 'red')).toBe('{}');
+  });
+
+  it('leaves a hostNetwork pod unchanged even when it matches', async () => {
+    await run('green-host', '--labels=app=green', '--overrides={"spec":{"hostNetwork":true}}');
+    expect(await resourcesOf('sgp', 'green-host')).toBe('{}');
+  });
+
+  it('leaves a pod with a Windows nodeSelector unchanged even when it matches', async () => {
+    await run(
+      'green-windows',
+      '--labels=app=green',
+      '--overrides={"spec":{"nodeSelector":{"kubernetes.io/os":"windows"}}}',
+    );
+    expect(await resourcesOf('sgp', 'green-windows')).toBe('{}');
+  });
+
+  it('gives a Fargate pod its groups as an annotation instead of pod-eni', async () => {
+    await run('green-fargate', '--labels=app=green,eks.amazonaws.com/fargate-profile=fp');
+    expect(await resourcesOf('sgp', 'green-fargate')).toBe('{}');
+    expect(
+      await sandbox.kubectlOk([
+        '-n',
+        'sgp',
+        'get',
+        'pod',
+        'green-fargate',
+        '-o',
+        'jsonpath={.metadata.annotations.fargate\\.amazonaws\\.com/pod-sg}',
+      ]),
+    ).toBe('sg-0a1b2c3d4e5f60718');
   });
 
   it('keeps the pod-eni annotation for the controller alone', async () => {
