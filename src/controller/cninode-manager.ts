@@ -183,41 +183,30 @@ export class CniNodeManager {
     const tags = cniNode.spec?.tags ?? {};
     const wantedTags = desired.spec?.tags ?? {};
     const os = desired.metadata?.labels?.['kubernetes.io/os'];
-    await this.#custom.patchClusterCustomObject(
-      {
-        group,
-        version,
-        plural,
-        name: cniNode.metadata?.name ?? '',
-        body: {
-          metadata: {
-            resourceVersion: cniNode.metadata?.resourceVersion,
-            labels: { 'kubernetes.io/os': os },
-            finalizers: [...new Set([...finalizers, cniNodeFinalizer])],
-          },
-          spec: { tags: { ...tags, ...wantedTags } },
-        },
+    await this.#mergePatch(cniNode, {
+      metadata: {
+        resourceVersion: cniNode.metadata?.resourceVersion,
+        labels: { 'kubernetes.io/os': os },
+        finalizers: [...new Set([...finalizers, cniNodeFinalizer])],
       },
-      setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
-    );
+      spec: { tags: { ...tags, ...wantedTags } },
+    });
     this.metrics.cniNodeOperations.inc({ operation: 'repair' });
   }
 
   async #dropFinalizer(cniNode: CniNode): Promise<void> {
-    await this.#custom.patchClusterCustomObject(
-      {
-        group,
-        version,
-        plural,
-        name: cniNode.metadata?.name ?? '',
-        body: {
-          metadata: {
-            finalizers: (cniNode.metadata?.finalizers ?? []).filter(
-              (item) => item !== cniNodeFinalizer,
-            ),
-          },
-        },
+    await this.#mergePatch(cniNode, {
+      metadata: {
+        finalizers: (cniNode.metadata?.finalizers ?? []).filter(
+          (item) => item !== cniNodeFinalizer,
+        ),
       },
+    });
+  }
+
+  async #mergePatch(cniNode: CniNode, body: Json): Promise<void> {
+    await this.#custom.patchClusterCustomObject(
+      { group, version, plural, name: cniNode.metadata?.name ?? '', body },
       setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
     );
   }

@@ -5,9 +5,8 @@
  */
 import { connect, type Socket } from 'node:net';
 
-/** Pipes `client` to a new connection to `socketPath` and back; either side closing closes both. */
-export function relayToSocket(client: Socket, socketPath: string): void {
-  const upstream = connect(socketPath);
+/** Pipes two connections into each other; either side failing or closing closes both. */
+function joinSockets(client: Socket, upstream: Socket): void {
   client.pipe(upstream).pipe(client);
   const close = (): void => {
     client.destroy();
@@ -17,6 +16,11 @@ export function relayToSocket(client: Socket, socketPath: string): void {
   upstream.on('error', close);
   client.on('close', close);
   upstream.on('close', close);
+}
+
+/** Pipes `client` to a new connection to `socketPath` and back. */
+export function relayToSocket(client: Socket, socketPath: string): void {
+  joinSockets(client, connect(socketPath));
 }
 
 /** The first line a client of an egress relay sends: where to connect. */
@@ -50,16 +54,8 @@ export function relayFromSocket(client: Socket): void {
     const upstream = connect(Number(match[2]), match[1]);
     const rest = buffered.subarray(end + 1);
     if (rest.length > 0) upstream.write(rest);
-    client.pipe(upstream).pipe(client);
+    joinSockets(client, upstream);
     client.resume();
-    const close = (): void => {
-      client.destroy();
-      upstream.destroy();
-    };
-    client.on('error', close);
-    upstream.on('error', close);
-    client.on('close', close);
-    upstream.on('close', close);
   };
   client.on('data', onData);
   client.on('error', () => client.destroy());
