@@ -18,7 +18,7 @@ import type { ClusterInformers } from './cluster-informers.js';
 import type { EventRecorder } from './event-recorder.js';
 import { OwnedPods } from './owned-pods.js';
 import { podFromTemplate } from './replicaset-controller.js';
-import { WorkQueue } from './work-queue.js';
+import { WorkQueue } from '../../../adapters/kube/work-queue.js';
 
 type Json = Record<string, unknown>;
 

@@ -23,7 +23,7 @@ import {
 } from '../../../core/kube/workloads.js';
 import type { ClusterInformers } from './cluster-informers.js';
 import type { EventRecorder } from './event-recorder.js';
-import { WorkQueue } from './work-queue.js';
+import { WorkQueue } from '../../../adapters/kube/work-queue.js';
 
 type Json = Record<string, unknown>;
 

@@ -13,7 +13,7 @@ import { objectKey } from '../../../adapters/kube/informer.js';
 import { targetPortOn } from '../../../core/kube/services.js';
 import type { ClusterInformers } from './cluster-informers.js';
 import { isPodReady } from './pod-facts.js';
-import { WorkQueue } from './work-queue.js';
+import { WorkQueue } from '../../../adapters/kube/work-queue.js';
 
 type Json = Record<string, unknown>;
 

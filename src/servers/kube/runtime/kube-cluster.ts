@@ -55,7 +55,7 @@ import { awsNodeObjects } from './sandbox/aws-node-addon.js';
 import { controllerObjects } from './sandbox/controller-addon.js';
 import { InstanceNodes } from './sandbox/instance-nodes.js';
 import { Scheduler } from './scheduler.js';
-import type { WorkQueue } from './work-queue.js';
+import type { WorkQueue } from '../../../adapters/kube/work-queue.js';
 
 /** Sandbox mode: the nodes are the cloud's instances of the cluster's node groups. */
 export interface CloudNodesOptions {

@@ -13,7 +13,7 @@ import { compareForDeletion, controllerOf, isPodReady, podAvailability } from '.
 import type { ClusterInformers } from './cluster-informers.js';
 import type { EventRecorder } from './event-recorder.js';
 import { OwnedPods } from './owned-pods.js';
-import { WorkQueue } from './work-queue.js';
+import { WorkQueue } from '../../../adapters/kube/work-queue.js';
 
 type Json = Record<string, unknown>;
 

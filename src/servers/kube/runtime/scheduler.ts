@@ -18,7 +18,7 @@ import { withCondition, type Condition } from '../../../core/kube/workloads.js';
 import type { ClusterInformers } from './cluster-informers.js';
 import { schedulingNodeOf } from './daemonset-controller.js';
 import type { EventRecorder } from './event-recorder.js';
-import { WorkQueue } from './work-queue.js';
+import { WorkQueue } from '../../../adapters/kube/work-queue.js';
 
 type Json = Record<string, unknown>;
 
