@@ -424,6 +424,113 @@ spec:
     expect(await podNamespaces(home.prefix)).toEqual([]);
   });
 
+  it('makes extended resources advertised in capacity allocatable, and schedules against them', async () => {
+    const podEni = 'vpc.amazonaws.com/pod-eni';
+    const allocatable = async () =>
+      JSON.parse(
+        (await kube.jsonpath(['node', 'node-1'], '{.status.allocatable}')) || '{}',
+      ) as Record<string, string>;
+    // Only capacity, as the VPC resource controller advertises it: the kubelet copies it.
+    await kube.kubectlOk([
+      'patch',
+      'node',
+      'node-1',
+      '--subresource=status',
+      '--type=merge',
+      '-p',
+      JSON.stringify({ status: { capacity: { [podEni]: '2' } } }),
+    ]);
+    await waitFor(async () => (await allocatable())[podEni] === '2', {
+      timeoutMs: 5_000,
+      what: `node-1's allocatable to show ${podEni}: 2`,
+    });
+    expect(await allocatable()).toMatchObject({ pods: '35' });
+
+    const pods = ['eni-a', 'eni-b', 'eni-c'];
+    await kube.kubectlOk(
+      ['apply', '-f', '-'],
+      pods
+        .map(
+          (name) => `
+apiVersion: v1
+kind: Pod
+metadata: {name: ${name}, labels: {test: pod-eni}}
+spec:
+  nodeSelector: {kubernetes.io/hostname: node-1}
+  containers:
+  - name: app
+    image: busybox
+    command: [sh, -c, 'while true; do sleep 1; done']
+    resources:
+      limits: {${podEni}: "1"}
+      requests: {${podEni}: "1"}
+`,
+        )
+        .join('---'),
+    );
+    const nodeNames = async () =>
+      (
+        await kube.jsonpath(
+          ['pods', '-l', 'test=pod-eni'],
+          '{range .items[*]}{.metadata.name}={.spec.nodeName}{"\\n"}{end}',
+        )
+      )
+        .trim()
+        .split('\n')
+        .map((line) => line.split('='));
+    let pending = '';
+    await waitFor(
+      async () => {
+        const rows = await nodeNames();
+        const bound = rows.filter(([, node]) => node === 'node-1');
+        const unbound = rows.filter(([, node]) => !node);
+        pending = unbound[0]?.[0] ?? '';
+        return rows.length === 3 && bound.length === 2 && unbound.length === 1;
+      },
+      { timeoutMs: 30_000, what: 'two eni pods on node-1 and one unscheduled' },
+    );
+    await waitFor(
+      async () =>
+        (
+          await kube.kubectlOk([
+            'get',
+            'events',
+            '--field-selector',
+            `involvedObject.name=${pending},reason=FailedScheduling`,
+          ])
+        ).includes(`Insufficient ${podEni}`),
+      { timeoutMs: 30_000, what: `a FailedScheduling event for ${pending}` },
+    );
+    expect(await kube.jsonpath(['pod', pending], '{.status.phase}')).toBe('Pending');
+    expect(
+      await kube.jsonpath(
+        ['pod', pending],
+        '{.status.conditions[?(@.type=="PodScheduled")].message}',
+      ),
+    ).toBe(
+      `0/2 nodes are available: 1 Insufficient ${podEni}, 1 node(s) didn't match Pod's node affinity/selector.`,
+    );
+    expect((await nodeNames()).filter(([, node]) => node === 'node-1')).toHaveLength(2);
+
+    await kube.kubectlOk(['delete', 'pod', ...pods, '--grace-period=1']);
+    expect(await podNamespaces(home.prefix)).toEqual([]);
+    // Gone from capacity, gone from allocatable.
+    await kube.kubectlOk([
+      'patch',
+      'node',
+      'node-1',
+      '--subresource=status',
+      '--type=merge',
+      '-p',
+      JSON.stringify({ status: { capacity: { [podEni]: null } } }),
+    ]);
+    await waitFor(async () => !(podEni in (await allocatable())), {
+      timeoutMs: 5_000,
+      what: `${podEni} to leave node-1's allocatable`,
+    });
+    expect(await allocatable()).toMatchObject({ pods: '35' });
+  });
+
   it('retries a failed CNI ADD with backoff: ContainerCreating and FailedCreatePodSandBox', async () => {
     const conf = join(home.home, 'kube', 'nodes', 'node-1', 'cni', 'net.d', '10-sgpods.conflist');
     const original = readFileSync(conf, 'utf8');

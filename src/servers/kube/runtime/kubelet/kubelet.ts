@@ -1,9 +1,11 @@
 /**
  * The kubelet of one node: registers the Node (labels, capacity and allocatable, addresses,
- * podCIDR, Ready), renews its Lease in `kube-node-lease` every 10 s, and runs a pod worker per
- * pod bound to it. After a restart it adopts what the previous kubelet left (pod records under
- * its state directory: sandboxes and containers still running are taken over, those of pods
- * that are gone are removed), so a `kill -9` leaves neither orphans nor duplicates.
+ * podCIDR, Ready), renews its Lease in `kube-node-lease` every 10 s, keeps the extended
+ * resources of allocatable in line with capacity (another component advertises them there), and
+ * runs a pod worker per pod bound to it. After a restart it adopts what the previous kubelet
+ * left (pod records under its state directory: sandboxes and containers still running are taken
+ * over, those of pods that are gone are removed), so a `kill -9` leaves neither orphans nor
+ * duplicates.
  */
 import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { release } from 'node:os';
@@ -16,7 +18,12 @@ import {
   type KubeHttpClient,
   type KubeResource,
 } from '../../../../adapters/kube/kube-http-client.js';
+import { WorkQueue } from '../../../../adapters/kube/work-queue.js';
 import { isRunning } from '../../../../adapters/process/pid-file.js';
+import {
+  extendedAllocatablePatch,
+  type ResourceList,
+} from '../../../../core/kube/node-allocatable.js';
 import { EventRecorder } from '../event-recorder.js';
 import type { CniNode } from '../cni/cni-runner.js';
 import { ContainerProcess } from './container-process.js';
@@ -77,6 +84,10 @@ export class Kubelet {
   readonly #events: EventRecorder;
   readonly #tailer = new LogTailer();
   readonly #pods: Informer;
+  /** The kubelet's own Node, to follow its capacity. */
+  readonly #node: Informer;
+  /** One key, the node's name: allocatable syncs run one at a time, retried on failure. */
+  readonly #allocatable: WorkQueue;
   #leaseTimer: NodeJS.Timeout | undefined;
   #networkTimer: NodeJS.Timeout | undefined;
   #networkReady = false;
@@ -94,6 +105,17 @@ export class Kubelet {
       `/api/v1/pods?fieldSelector=${selector}`,
       options.onError,
     );
+    const nameSelector = encodeURIComponent(`metadata.name=${options.node.name}`);
+    this.#node = new Informer(
+      options.client,
+      `/api/v1/nodes?fieldSelector=${nameSelector}`,
+      options.onError,
+    );
+    this.#allocatable = new WorkQueue(() => this.#syncAllocatable(), {
+      concurrency: 1,
+      onError: options.onError,
+      maxBackoffMs: 1_000,
+    });
   }
 
   get nodeName(): string {
@@ -109,6 +131,10 @@ export class Kubelet {
     this.#networkReady = cniConfigured(this.options.cni.confDir);
     await this.#register();
     if (!this.#networkReady) this.#watchNetwork();
+    this.#node.onChange((event) => {
+      if (event !== 'deleted' && !this.#closed) this.#allocatable.add(this.nodeName);
+    });
+    await this.#node.start();
     await this.#renewLease();
     this.#leaseTimer = setInterval(
       () => void this.#renewLease().catch(this.options.onError),
@@ -240,6 +266,28 @@ export class Kubelet {
     }
     // Capacity is merged, so extended resources another component advertises stay.
     await this.options.client.mergePatch(`${path}/status`, { status: this.#nodeStatus() });
+  }
+
+  /**
+   * As the kubelet's node-status setter: every extended resource of capacity (the VPC resource
+   * controller advertises `vpc.amazonaws.com/pod-eni` there) is allocatable, and one gone from
+   * capacity is not. Patches only when they differ, so its own update changes nothing more.
+   */
+  async #syncAllocatable(): Promise<void> {
+    const node = this.#node.get(this.nodeName);
+    if (this.#closed || !node) return;
+    const status = (node.status ?? {}) as Json;
+    const patch = extendedAllocatablePatch(
+      status.capacity as ResourceList | undefined,
+      status.allocatable as ResourceList | undefined,
+    );
+    if (!patch) return;
+    const path = resourcePath('v1', 'nodes', undefined, this.nodeName, 'status');
+    try {
+      await this.options.client.mergePatch(path, { status: { allocatable: patch } });
+    } catch (error) {
+      if (!isStatus(error, 'NotFound')) throw error;
+    }
   }
 
   async #renewLease(): Promise<void> {
@@ -404,6 +452,8 @@ export class Kubelet {
     clearInterval(this.#leaseTimer);
     clearInterval(this.#networkTimer);
     this.#pods.stop();
+    this.#node.stop();
+    this.#allocatable.close();
     await Promise.all(
       [...this.#workers.values()].map((worker) => worker.settled.catch(() => undefined)),
     );
