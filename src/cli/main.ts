@@ -327,6 +327,30 @@ function buildProgram(): Command {
     .option('--apiserver-burst <n>', 'API server burst', parseInteger, 30)
     .option('--kubeconfig <file>', 'a kubeconfig (default: in-cluster)')
     .option('--log-level <level>', 'info or debug', 'info')
+    .option('--user-client-qps <n>', 'EC2 calls per second (token bucket)', parseInteger, 12)
+    .option('--user-client-burst <n>', 'EC2 call burst', parseInteger, 18)
+    .option(
+      '--instance-client-qps <n>',
+      'accepted for compatibility (one EC2 client)',
+      parseInteger,
+    )
+    .option(
+      '--instance-client-burst <n>',
+      'accepted for compatibility (one EC2 client)',
+      parseInteger,
+    )
+    .option(
+      '--fallback-to-instance-sg [bool]',
+      "a pod-eni pod matching no policy gets the node's groups (upstream) instead of waiting",
+    )
+    .option(
+      '--live-policy [bool]',
+      "running pods' branch ENI groups follow policy, label and service-account changes (default true)",
+    )
+    .option(
+      '--recreate-unadmitted-pods [bool]',
+      'delete running pods that match a policy but lack the pod-eni request, so their controller makes them again (default true)',
+    )
     .action(async (options: Record<string, unknown>) => {
       const { runControllerCommand } = await import('./commands/controller.js');
       process.exitCode = await runControllerCommand(options);

@@ -87,6 +87,8 @@ export class CniNodeManager {
     private readonly clusterName: string,
     private readonly logger: Logger,
     private readonly metrics: ControllerMetrics,
+    /** Called before a gone node's CNINode loses its finalizer (the leader's ENI cleanup). */
+    private readonly onFinalise?: (instanceId: string) => Promise<unknown>,
   ) {
     const core = config.makeApiClient(CoreV1Api);
     this.#custom = config.makeApiClient(CustomObjectsApi);
@@ -154,8 +156,11 @@ export class CniNodeManager {
         throw error;
       });
     if (!node) {
-      // The node is gone: its ENIs are the leak collector's (issue 13); let the object go.
-      if (cniNode?.metadata?.deletionTimestamp) await this.#dropFinalizer(cniNode);
+      // The node is gone: the ENIs left available for its instance go before the object does.
+      if (!cniNode?.metadata?.deletionTimestamp) return;
+      const instanceId = cniNode.spec?.tags?.['node.k8s.amazonaws.com/instance_id'];
+      if (instanceId && this.onFinalise) await this.onFinalise(instanceId);
+      await this.#dropFinalizer(cniNode);
       return;
     }
     const desired = desiredCniNode(node, this.clusterName);

@@ -22,6 +22,14 @@ export interface ControllerSettings {
   /** A kubeconfig file; absent: the in-cluster configuration. */
   readonly kubeconfig?: string;
   readonly logLevel: 'info' | 'debug';
+  /** The EC2 client's token bucket (upstream's user client; one client serves every call). */
+  readonly userClientQps: number;
+  readonly userClientBurst: number;
+  readonly behaviour: {
+    readonly fallbackToInstanceSg: boolean;
+    readonly livePolicy: boolean;
+    readonly recreateUnadmittedPods: boolean;
+  };
 }
 
 export interface BindAddress {
@@ -55,6 +63,24 @@ export interface RawControllerFlags {
   readonly apiserverBurst?: number;
   readonly kubeconfig?: string;
   readonly logLevel?: string;
+  readonly userClientQps?: number;
+  readonly userClientBurst?: number;
+  readonly fallbackToInstanceSg?: boolean | string;
+  readonly livePolicy?: boolean | string;
+  readonly recreateUnadmittedPods?: boolean | string;
+}
+
+/** A Go-style boolean flag: given alone it is true; `=true`/`=false` (and 1/0) as strconv reads them. */
+export function flagBoolean(
+  flag: string,
+  value: boolean | string | undefined,
+  fallback: boolean,
+): boolean {
+  if (value === undefined) return fallback;
+  if (typeof value === 'boolean') return value;
+  if (/^(1|t|true)$/i.test(value)) return true;
+  if (/^(0|f|false)$/i.test(value)) return false;
+  throw new InputError(`invalid ${flag} "${value}": true or false`);
 }
 
 /** A TCP port; 0 lets the system pick one (tests, benchmarks). */
@@ -120,5 +146,20 @@ export function controllerSettingsFrom(flags: RawControllerFlags): ControllerSet
     apiserverBurst: positive('--apiserver-burst', flags.apiserverBurst ?? 30),
     ...(flags.kubeconfig ? { kubeconfig: flags.kubeconfig } : {}),
     logLevel: logLevelOf(flags),
+    userClientQps: positive('--user-client-qps', flags.userClientQps ?? 12),
+    userClientBurst: positive('--user-client-burst', flags.userClientBurst ?? 18),
+    behaviour: {
+      fallbackToInstanceSg: flagBoolean(
+        '--fallback-to-instance-sg',
+        flags.fallbackToInstanceSg,
+        false,
+      ),
+      livePolicy: flagBoolean('--live-policy', flags.livePolicy, true),
+      recreateUnadmittedPods: flagBoolean(
+        '--recreate-unadmitted-pods',
+        flags.recreateUnadmittedPods,
+        true,
+      ),
+    },
   };
 }

@@ -1,8 +1,8 @@
 /**
- * The security-groups-for-pods controller (the resource controller's role), part 1: it installs
- * the CRDs it needs, serves the admission webhooks on every replica (certificate made and
- * published by itself), and, on the elected leader only, keeps namespaces labelled for
- * fail-closed admission and a CNINode per node. Kubernetes only through its API
+ * The security-groups-for-pods controller (the resource controller's role): it installs the
+ * CRDs it needs, serves the admission webhooks on every replica (certificate made and published
+ * by itself), and, on the elected leader only, keeps namespaces labelled for fail-closed
+ * admission, a CNINode per node, and the trunk and branch ENIs of pods (branch-eni-controllers). Kubernetes only through its API
  * (@kubernetes/client-node: in-cluster or a kubeconfig), so the same process runs in the
  * sandbox and on a real cluster. Health on `/healthz` and `/readyz`, metrics on `/metrics`.
  */
@@ -20,6 +20,7 @@ import {
 import { parse } from 'yaml';
 import { startAdmissionServer } from './admission-server.js';
 import { RateLimitedKubeConfig, TokenBucket } from './api-rate-limit.js';
+import { BranchEniControllers } from './branch-eni-controllers.js';
 import { CniNodeManager } from './cninode-manager.js';
 import { ControllerMetrics } from './controller-metrics.js';
 import type { ControllerSettings } from './controller-settings.js';
@@ -127,12 +128,18 @@ export async function startController(settings: ControllerSettings): Promise<Run
   });
 
   const labeller = new NamespaceLabeller(config, cache, logger, metrics);
-  const cniNodes = new CniNodeManager(config, settings.clusterName, logger, metrics);
+  const branchEnis = new BranchEniControllers(config, settings, { logger, metrics, cache });
+  const cniNodes = new CniNodeManager(config, settings.clusterName, logger, metrics, (instanceId) =>
+    branchEnis.cleanUpInstance(instanceId),
+  );
   const lead = () => {
     metrics.leader.set({ name: 'cp-vpc-resource-controller' }, 1);
     labeller.start();
     cniNodes.start().catch((error: unknown) => {
       logger.error({ err: error }, 'cninode manager failed to start');
+    });
+    branchEnis.start().catch((error: unknown) => {
+      logger.error({ err: error }, 'branch ENI controllers failed to start');
     });
   };
   let elector: LeaderElector | undefined;
@@ -172,6 +179,7 @@ export async function startController(settings: ControllerSettings): Promise<Run
       await elector?.stop();
       labeller.stop();
       await cniNodes.stop();
+      await branchEnis.stop();
       await cache.stop();
       await Promise.all([close(webhooks), close(health), close(metricsServer)]);
     },

@@ -5,6 +5,7 @@
  */
 import {
   KubernetesObjectApi,
+  PatchStrategy,
   type KubeConfig,
   type KubernetesObject,
 } from '@kubernetes/client-node';
@@ -70,5 +71,17 @@ export class KubeObjects {
 
   async replace(object: KubeJson): Promise<void> {
     await this.#api.replace(asObject(object));
+  }
+
+  /** A JSON merge patch: `object` names the target (apiVersion, kind, metadata) and the changes. */
+  async mergePatch(object: KubeJson): Promise<void> {
+    await this.#api.patch(
+      asObject(object),
+      undefined,
+      undefined,
+      undefined,
+      undefined,
+      PatchStrategy.MergePatch,
+    );
   }
 }

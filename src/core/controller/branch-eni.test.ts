@@ -7,6 +7,9 @@ import {
   goDuration,
   hasBranchCapacity,
   lowestFreeVlan,
+  hasTrunkAttachedLabel,
+  isSgpManagedNode,
+  nodeEventMessages,
   podEniRequestCount,
 } from './branch-eni.js';
 
@@ -80,5 +83,52 @@ describe('branch ENI arithmetic (rc.md §4)', () => {
       { Key: 'eks:eni:owner', Value: 'eks-vpc-resource-controller' },
       { Key: 'kubernetes.io/cluster/c', Value: 'owned' },
     ]);
+  });
+});
+
+describe('which nodes carry branch ENIs (rc.md §5.1)', () => {
+  const linux = { 'kubernetes.io/os': 'linux' };
+  it('manages a Linux instance that aws-node marked by label or CNINode feature', () => {
+    const base = { labels: linux, instanceId: 'i-1', cniNodeFeatures: [] as string[] };
+    expect(isSgpManagedNode(base)).toBe(false);
+    expect(
+      isSgpManagedNode({ ...base, labels: { ...linux, [hasTrunkAttachedLabel]: 'false' } }),
+    ).toBe(true);
+    expect(isSgpManagedNode({ ...base, cniNodeFeatures: ['SecurityGroupsForPods'] })).toBe(true);
+  });
+
+  it('skips Windows, Auto Mode and nodes without an instance', () => {
+    const marked = { [hasTrunkAttachedLabel]: 'true' };
+    const features: string[] = [];
+    expect(
+      isSgpManagedNode({
+        labels: { 'kubernetes.io/os': 'windows', ...marked },
+        instanceId: 'i-1',
+        cniNodeFeatures: features,
+      }),
+    ).toBe(false);
+    expect(
+      isSgpManagedNode({
+        labels: { ...linux, ...marked, 'eks.amazonaws.com/compute-type': 'auto' },
+        instanceId: 'i-1',
+        cniNodeFeatures: features,
+      }),
+    ).toBe(false);
+    expect(
+      isSgpManagedNode({
+        labels: { 'beta.kubernetes.io/os': 'linux', ...marked },
+        instanceId: undefined,
+        cniNodeFeatures: features,
+      }),
+    ).toBe(false);
+  });
+
+  it('words the trunk failure with the IAM hint only for UnauthorizedOperation', () => {
+    expect(nodeEventMessages.trunkCreationFailed('UnauthorizedOperation')).toBe(
+      'Failed to create trunk interface: Error Code: UnauthorizedOperation: Please verify the cluster IAM role has AmazonEKSVPCResourceController policy',
+    );
+    expect(nodeEventMessages.trunkCreationFailed('InternalError')).toBe(
+      'Failed to create trunk interface: Error Code: InternalError',
+    );
   });
 });

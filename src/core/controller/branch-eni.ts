@@ -100,3 +100,42 @@ export function branchEniTags(input: {
     { Key: `kubernetes.io/cluster/${input.clusterName}`, Value: 'owned' },
   ];
 }
+
+export const hasTrunkAttachedLabel = 'vpc.amazonaws.com/has-trunk-attached';
+export const securityGroupsForPodsFeature = 'SecurityGroupsForPods';
+
+/**
+ * Whether the controller manages a node's branch ENIs (rc.md §5.1): a Linux node with an
+ * instance behind it, not in EKS Auto Mode, that aws-node marked (label present with any value,
+ * or the CNINode feature).
+ */
+export function isSgpManagedNode(node: {
+  labels: Readonly<Record<string, string>>;
+  instanceId: string | undefined;
+  cniNodeFeatures: readonly string[];
+}): boolean {
+  const { labels } = node;
+  if (labels['eks.amazonaws.com/compute-type'] === 'auto') return false;
+  const os = labels['kubernetes.io/os'] ?? labels['beta.kubernetes.io/os'];
+  if (os !== 'linux' || !node.instanceId) return false;
+  return (
+    hasTrunkAttachedLabel in labels || node.cniNodeFeatures.includes(securityGroupsForPodsFeature)
+  );
+}
+
+/** The node events' wording (rc.md §5.2, §6.1). */
+export const nodeEventMessages = {
+  versionNotice: (version: string): string =>
+    `The node is managed by VPC resource controller version ${version}`,
+  unknownType: (instanceType: string): string =>
+    `The instance type ${instanceType} is not supported yet by the vpc resource controller`,
+  noTrunking: (instanceType: string): string =>
+    `The instance type ${instanceType} is not supported for trunk interface (Security Group for Pods)`,
+  trunkInitiated: 'The node has trunk interface initialized successfully',
+  trunkFailedInit: 'The node failed initializing trunk interface',
+  trunkCreationFailed: (code: string): string =>
+    `Failed to create trunk interface: Error Code: ${code}` +
+    (code === 'UnauthorizedOperation'
+      ? ': Please verify the cluster IAM role has AmazonEKSVPCResourceController policy'
+      : ''),
+};

@@ -272,7 +272,10 @@ export class KubeApi {
     if (!target) throw resourceNotFound();
     const query = url.searchParams;
     const watch = ['true', '1'].includes(query.get('watch') ?? '');
-    this.access.authorizer.require(user, attributesOf(target, request.method ?? 'GET', watch));
+    this.access.authorizer.require(
+      user,
+      attributesOf(target, request.method ?? 'GET', watch, query.get('fieldSelector')),
+    );
     if (target.subresource === 'log') {
       this.#serveLog(target, request, query, response);
       return;
@@ -883,9 +886,20 @@ function scaleOf(object: KubeObject): KubeObject {
   };
 }
 
-/** A request in RBAC's terms: the verb its method and shape mean, on which resource. */
-function attributesOf(target: Target, method: string, watch: boolean): RequestAttributes {
+/**
+ * A request in RBAC's terms: the verb its method and shape mean, on which resource. A list or
+ * watch narrowed by `fieldSelector=metadata.name=<name>` is for that name, as the API server's
+ * request-info factory reads it (so `resourceNames` rules can allow informers of one object).
+ */
+function attributesOf(
+  target: Target,
+  method: string,
+  watch: boolean,
+  fieldSelector: string | null,
+): RequestAttributes {
   const collection = !target.name;
+  const selected = /^metadata\.name==?([^,]+)$/.exec(fieldSelector ?? '')?.[1];
+  const name = target.name ?? (method === 'GET' ? selected : undefined);
   const verbs: Readonly<Record<string, string>> = {
     GET: watch ? 'watch' : collection ? 'list' : 'get',
     POST: 'create',
@@ -900,7 +914,7 @@ function attributesOf(target: Target, method: string, watch: boolean): RequestAt
     resource: target.type.resource,
     ...(target.subresource ? { subresource: target.subresource } : {}),
     namespace: target.namespace,
-    ...(target.name ? { name: target.name } : {}),
+    ...(name ? { name } : {}),
   };
 }
 
