@@ -81,7 +81,8 @@ export class Scheduler {
     }
     for (const [assumedKey, nodeName] of this.#assumed) {
       const assumed = this.informers.pods.get(assumedKey);
-      if (assumed) add(nodeName, (assumed.spec ?? {}) as Json);
+      // Counted once: a pod whose binding the cache has already seen is counted above.
+      if (assumed && !nodeNameOf(assumed)) add(nodeName, (assumed.spec ?? {}) as Json);
     }
     const nodes = this.informers.nodes
       .list()
@@ -114,7 +115,10 @@ export class Scheduler {
       if (isStatus(error, 'NotFound', 'Conflict')) return;
       throw error;
     }
-    this.#assumed.set(objectKey(pod), nodeName);
+    // The watch may have delivered the binding already; only a pod not seen bound is assumed.
+    const key = objectKey(pod);
+    const cached = this.informers.pods.get(key);
+    if (cached && !nodeNameOf(cached)) this.#assumed.set(key, nodeName);
     this.events.record(
       { ...pod, apiVersion: 'v1', kind: 'Pod' },
       'Normal',
