@@ -129,7 +129,11 @@ export class PodBranchEnis {
 
   start(): void {
     const { informers, policies } = this.options;
-    informers.onPod((pod) => {
+    informers.onPod((pod, deleted) => {
+      if (deleted) {
+        this.#warnedWithoutPolicy.delete(pod.metadata?.uid ?? '');
+        this.#healed.delete(pod.metadata?.uid ?? '');
+      }
       this.#queue.add(keyOf(pod));
     });
     const namespaceChanged = (object: { metadata?: { namespace?: string } }) => {

@@ -84,6 +84,50 @@ describe('access control, dry runs and scale', () => {
     expect((await asReader(['-n', 'team', 'get', 'pods'])).stderr).toContain('Unauthorized');
   });
 
+  it('lets a resourceNames rule list and watch its object through fieldSelector metadata.name', async () => {
+    const { kubectl } = fixture;
+    await kubectl(['create', 'namespace', 'named']);
+    await kubectl(['-n', 'named', 'create', 'sa', 'one-map']);
+    await kubectl(['-n', 'named', 'create', 'configmap', 'wanted', '--from-literal=k=v']);
+    await kubectl(['-n', 'named', 'create', 'configmap', 'other', '--from-literal=k=v']);
+    await kubectl([
+      '-n',
+      'named',
+      'create',
+      'role',
+      'one-map',
+      '--verb=get,list,watch',
+      '--resource=configmaps',
+      '--resource-name=wanted',
+    ]);
+    await kubectl([
+      '-n',
+      'named',
+      'create',
+      'rolebinding',
+      'one-map',
+      '--role=one-map',
+      '--serviceaccount=named:one-map',
+    ]);
+    const token = (await kubectl(['-n', 'named', 'create', 'token', 'one-map'])).stdout.trim();
+    const asOne = (args: string[]) => kubectl(['-n', 'named', ...args, '--token', token]);
+    const narrowed = await asOne([
+      'get',
+      'configmaps',
+      '--field-selector',
+      'metadata.name=wanted',
+      '-o',
+      'name',
+    ]);
+    expect(narrowed.stdout).toBe('configmap/wanted\n');
+    expect((await asOne(['get', 'configmaps'])).stderr).toContain(
+      'cannot list resource "configmaps"',
+    );
+    expect(
+      (await asOne(['get', 'configmaps', '--field-selector', 'metadata.name=other'])).stderr,
+    ).toContain('cannot list resource "configmaps"');
+  });
+
   it('keeps users without bindings to discovery and self-review', async () => {
     await fixture.restart(() => {
       appendFileSync(`${fixture.home}/kube-tokens.csv`, 'nobody-token,nobody,u-9,"guests"\n');
