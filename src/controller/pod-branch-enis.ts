@@ -437,7 +437,9 @@ export class PodBranchEnis {
     if (!resolved.ok || resolved.groupIds.length === 0) return;
     this.#healed.add(ref.uid);
     const owned = (pod.metadata?.ownerReferences ?? []).some((owner) => owner.controller === true);
-    const recreate = owned && this.options.behaviour.recreateUnadmittedPods;
+    // Never its own pods: the controller must stay up to serve the pods it would recreate.
+    const own = pod.metadata?.labels?.app === 'vpc-resource-controller';
+    const recreate = owned && !own && this.options.behaviour.recreateUnadmittedPods;
     this.options.events.pod(
       ref,
       'Warning',
