@@ -32,7 +32,13 @@ export class BranchEniControllers {
   constructor(
     config: KubeConfig,
     settings: ControllerSettings,
-    parts: { logger: Logger; metrics: ControllerMetrics; cache: PolicyCache },
+    parts: {
+      logger: Logger;
+      metrics: ControllerMetrics;
+      cache: PolicyCache;
+      /** The configuration events are sent with (its own rate limit). */
+      eventConfig: KubeConfig;
+    },
   ) {
     const { logger } = parts;
     this.gateway = new Ec2Gateway(
@@ -43,7 +49,7 @@ export class BranchEniControllers {
       },
       parts.metrics.registry,
     );
-    const events = new ControllerEvents(config, logger);
+    const events = new ControllerEvents(parts.eventConfig, logger);
     this.informers = new ClusterInformers(config, logger);
     this.#coolDown = new CoolDownSetting(this.informers, events, logger);
     const coolDownMs = () => this.#coolDown.milliseconds;

@@ -42,6 +42,11 @@ export interface RunningController {
   close(): Promise<void>;
 }
 
+/**
+ * A client configuration with its own token bucket of `--apiserver-qps/burst`. Events get one
+ * of their own, as client-go's event broadcaster has its own client: a burst of pod events must
+ * not slow the pods' patches.
+ */
 function kubeConfigOf(settings: ControllerSettings): KubeConfig {
   const config = new RateLimitedKubeConfig(
     new TokenBucket(settings.apiserverQps, settings.apiserverBurst),
@@ -128,7 +133,12 @@ export async function startController(settings: ControllerSettings): Promise<Run
   });
 
   const labeller = new NamespaceLabeller(config, cache, logger, metrics);
-  const branchEnis = new BranchEniControllers(config, settings, { logger, metrics, cache });
+  const branchEnis = new BranchEniControllers(config, settings, {
+    logger,
+    metrics,
+    cache,
+    eventConfig: kubeConfigOf(settings),
+  });
   const cniNodes = new CniNodeManager(config, settings.clusterName, logger, metrics, (instanceId) =>
     branchEnis.cleanUpInstance(instanceId),
   );

@@ -436,10 +436,7 @@ export class PodBranchEnis {
     const resolved = await this.options.policies.resolve(pod as Json, ref.namespace);
     if (!resolved.ok || resolved.groupIds.length === 0) return;
     this.#healed.add(ref.uid);
-    const owned = (pod.metadata?.ownerReferences ?? []).some((owner) => owner.controller === true);
-    // Never its own pods: the controller must stay up to serve the pods it would recreate.
-    const own = pod.metadata?.labels?.app === 'vpc-resource-controller';
-    const recreate = owned && !own && this.options.behaviour.recreateUnadmittedPods;
+    const recreate = this.options.behaviour.recreateUnadmittedPods && isRecreatable(pod);
     this.options.events.pod(
       ref,
       'Warning',
@@ -463,6 +460,15 @@ export class PodBranchEnis {
       'unadmitted pod deleted to be made again',
     );
   }
+}
+
+/**
+ * A pod its controller makes again once deleted — never the controller's own pods: it must stay
+ * up to serve the pods it would recreate.
+ */
+function isRecreatable(pod: PlainObject): boolean {
+  const owned = (pod.metadata?.ownerReferences ?? []).some((owner) => owner.controller === true);
+  return owned && pod.metadata?.labels?.app !== 'vpc-resource-controller';
 }
 
 function messageOf(error: unknown): string {
