@@ -4,6 +4,7 @@
  */
 import { writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { branchEnisBenchmark } from './branch-enis.bench.js';
 import { cloudBenchmark } from './cloud.bench.js';
 import { dataplaneBenchmark } from './dataplane.bench.js';
 import { evaluatorBenchmark } from './evaluator.bench.js';
@@ -29,6 +30,7 @@ const benchmarks: readonly Benchmark[] = [
   runtimeBenchmark,
   sandboxBenchmark,
   webhookBenchmark,
+  branchEnisBenchmark,
 ];
 
 async function main(names: readonly string[]): Promise<number> {
