@@ -24,19 +24,6 @@ export function awsErrorCode(error: unknown): string | undefined {
   return typeof named.name === 'string' ? named.name : undefined;
 }
 
-/** Throttling and server faults: worth another try later. */
-export function isRetryableAwsError(error: unknown): boolean {
-  const code = awsErrorCode(error);
-  return (
-    code === 'RequestLimitExceeded' ||
-    code === 'Throttling' ||
-    code === 'InternalError' ||
-    code === 'InternalFailure' ||
-    code === 'Unavailable' ||
-    code === 'ServiceUnavailable'
-  );
-}
-
 interface Command {
   readonly constructor: { readonly name: string };
 }

@@ -24,7 +24,7 @@ import {
   type KubeConfig,
 } from '@kubernetes/client-node';
 import { WorkQueue } from '../adapters/kube/work-queue.js';
-import { podEniRequestCount } from '../core/controller/branch-eni.js';
+import { branchAction, podEniRequestCount } from '../core/controller/branch-eni.js';
 import { podPathOf } from '../core/controller/pod-admission.js';
 import {
   decodePodEniAnnotation,
@@ -68,9 +68,6 @@ interface PodRef {
   readonly namespace: string;
   readonly uid: string;
 }
-
-const isCompleted = (pod: PlainObject) =>
-  pod.status?.phase === 'Succeeded' || pod.status?.phase === 'Failed';
 
 const keyOf = (pod: PlainObject) => `${pod.metadata?.namespace ?? ''}/${pod.metadata?.name ?? ''}`;
 
@@ -189,7 +186,8 @@ export class PodBranchEnis {
     if (!bound) return;
     const { pod, nodeName } = bound;
     const uid = pod.metadata?.uid ?? '';
-    if (isCompleted(pod)) {
+    const nodeExists = this.options.informers.node(nodeName) !== undefined;
+    if (branchAction(pod as Json, nodeExists) === 'delete') {
       this.options.trunks.release(nodeName, uid);
       this.#seen.delete(key);
       return;

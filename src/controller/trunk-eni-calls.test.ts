@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { awsErrorCode, isRetryableAwsError } from './ec2-gateway.js';
+import { awsErrorCode } from './ec2-gateway.js';
 import { highestFreeDeviceIndex } from './trunk-eni-calls.js';
 
 const attached = (deviceIndex: number) => ({
@@ -16,13 +16,10 @@ describe('trunk placement and AWS errors', () => {
     expect(highestFreeDeviceIndex([attached(0), attached(1), attached(2)], 3)).toBeUndefined();
   });
 
-  it('reads the AWS error code of SDK errors only, and retries throttling and faults', () => {
+  it('reads the AWS error code of SDK errors only', () => {
     const sdkError = (name: string) =>
       Object.assign(new Error('x'), { name, $metadata: { httpStatusCode: 503 } });
     expect(awsErrorCode(sdkError('RequestLimitExceeded'))).toBe('RequestLimitExceeded');
     expect(awsErrorCode(new Error('plain'))).toBeUndefined();
-    expect(isRetryableAwsError(sdkError('RequestLimitExceeded'))).toBe(true);
-    expect(isRetryableAwsError(sdkError('InternalError'))).toBe(true);
-    expect(isRetryableAwsError(sdkError('InvalidParameterValue'))).toBe(false);
   });
 });

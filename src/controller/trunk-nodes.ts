@@ -129,13 +129,6 @@ export class TrunkNodes {
     return state?.kind === 'ready' ? state.trunk : undefined;
   }
 
-  /** Every ready trunk (for the leak collector and tests). */
-  trunks(): NodeTrunk[] {
-    return [...this.#states.values()].flatMap((state) =>
-      state.kind === 'ready' ? [state.trunk] : [],
-    );
-  }
-
   /** A pod's ENIs start their cool-down. */
   release(nodeName: string, uid: string): void {
     const trunk = this.trunkOf(nodeName);

@@ -5,7 +5,6 @@ import {
   branchEniTags,
   coolDownUpdatedMessage,
   goDuration,
-  hasBranchCapacity,
   lowestFreeVlan,
   hasTrunkAttachedLabel,
   isSgpManagedNode,
@@ -45,13 +44,6 @@ describe('branch ENI arithmetic (rc.md §4)', () => {
     expect(branchAction({ ...bound, status: { phase: 'Failed' } }, true)).toBe('delete');
     expect(branchAction(bound, false)).toBe('delete');
     expect(branchAction({ spec: {} }, true)).toBe('wait');
-  });
-
-  it('counts cooling-down ENIs against the capacity', () => {
-    expect(hasBranchCapacity(8, 0, 9)).toBe(true);
-    expect(hasBranchCapacity(8, 1, 9)).toBe(false);
-    expect(hasBranchCapacity(7, 0, 9, 2)).toBe(true);
-    expect(hasBranchCapacity(7, 0, 9, 3)).toBe(false);
   });
 
   it('reads the cool-down with its 30 s floor and keeps the current value for a missing key', () => {

@@ -1,8 +1,8 @@
 /**
  * The resource controller's branch-ENI arithmetic (rc.md §4.1–§4.6), pure: how many branch ENIs
  * a pod asks for, whether a pod's ENIs are to be made or released, the lowest free VLAN of a
- * trunk, the capacity guard (ENIs cooling down count), the cool-down setting with its floor and
- * its event wording, and the tags a branch ENI carries, in upstream's order.
+ * trunk, the cool-down setting with its floor and its event wording, the tags a branch ENI
+ * carries in upstream's order, which nodes are managed, and the node events' wording.
  */
 import { podEniResource } from './pod-admission.js';
 
@@ -47,16 +47,6 @@ export function branchAction(
   const nodeName = (pod.spec as Json | undefined)?.nodeName;
   if (typeof nodeName !== 'string' || nodeName === '') return 'wait';
   return nodeExists ? 'create' : 'delete';
-}
-
-/** Room for `wanted` more branches: ENIs in use and cooling down count against the limit. */
-export function hasBranchCapacity(
-  inUse: number,
-  coolingDown: number,
-  limit: number,
-  wanted = 1,
-): boolean {
-  return inUse + coolingDown + wanted <= limit;
 }
 
 /**

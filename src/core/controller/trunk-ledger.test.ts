@@ -66,7 +66,8 @@ describe('a trunk ledger (rc.md §4.3–§4.6)', () => {
     const due = ledger.takeDue(60_000, 60_000);
     for (const each of due) ledger.deleted(each);
     expect(ledger.vlansTaken).toBe(1);
-    expect(ledger.eniOwners()).toEqual(new Map([['eni-1', 'a']]));
+    expect(ledger.podUids()).toEqual(['a']);
+    expect(ledger.branchesOf('a')?.map((record) => record.details.eniId)).toEqual(['eni-1']);
   });
 
   it('drains everything without cool-down when the node is gone', () => {

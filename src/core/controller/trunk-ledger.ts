@@ -81,14 +81,6 @@ export class TrunkLedger {
     return [...this.#pods.keys()];
   }
 
-  /** ENI id → the pod UID using it. */
-  eniOwners(): Map<string, string> {
-    const owners = new Map<string, string>();
-    for (const [uid, records] of this.#pods)
-      for (const record of records) owners.set(record.details.eniId, uid);
-    return owners;
-  }
-
   assign(uid: string, records: BranchRecord[]): void {
     this.#pods.set(uid, records);
     for (const record of records) this.#vlans.add(record.details.vlanId);
@@ -113,10 +105,6 @@ export class TrunkLedger {
   queueOrphan(eni: BranchEniDetails, now: number): void {
     const ownsVlan = this.markVlan(eni.vlanId);
     this.#queue.push({ eni, releasedAt: now, retries: 0, ownsVlan });
-  }
-
-  get queued(): readonly QueuedDeletion[] {
-    return this.#queue;
   }
 
   /** Takes the deletions due at `now` from the front (the queue is time-ordered). */
