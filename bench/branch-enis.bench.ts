@@ -672,7 +672,7 @@ async function runOnFreshHome(run: Run): Promise<Record<string, number>> {
     const enis = await bench.branchEnis();
     if (enis !== replicas)
       process.stderr.write(
-        `branch-enis (${run.name}): WARNING ${String(enis)} branch ENIs in EC2 for ${String(replicas)} annotated pods\n`,
+        `branch-enis (${run.name}): WARNING ${String(enis)} branch ENIs in EC2 right after the rollout for ${String(replicas)} annotated pods (those a replaced leader left wait for the cool-down)\n`,
       );
     return results;
   } finally {
