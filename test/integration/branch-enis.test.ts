@@ -168,7 +168,35 @@ ${spec}
         );
       } catch (error) {
         const described = await sandbox.kubectl(['-n', namespace, 'describe', 'pod', name]);
-        throw new Error(`${(error as Error).message}\n${described.stdout}`);
+        const lease = await sandbox.kubectl([
+          '-n',
+          'kube-system',
+          'get',
+          'lease',
+          'cp-vpc-resource-controller',
+          '-o',
+          'jsonpath={.spec}',
+        ]);
+        const controllers = await sandbox.kubectl([
+          '-n',
+          'kube-system',
+          'get',
+          'pods',
+          '-l',
+          'app=vpc-resource-controller',
+          '-o',
+          'wide',
+        ]);
+        const logs = await sandbox.kubectl([
+          '-n',
+          'kube-system',
+          'logs',
+          '-l',
+          'app=vpc-resource-controller',
+          '--tail=40',
+        ]);
+        const report = [described.stdout, lease.stdout, controllers.stdout, logs.stdout];
+        throw new Error([(error as Error).message, ...report].join('\n'));
       }
       return enis ?? [];
     };
