@@ -154,7 +154,9 @@ export async function startController(settings: ControllerSettings): Promise<Run
   };
   let elector: LeaderElector | undefined;
   if (settings.leaderElect) {
-    elector = new LeaderElector(config, {
+    // Its own client and token bucket, as client-go's leader election has: lease renewals never
+    // queue behind a burst of pod work (which cost the leader its lease in the branch-enis bench).
+    elector = new LeaderElector(kubeConfigOf(settings), {
       namespace: settings.webhookService.namespace,
       identity: `${hostname()}_${randomUUID()}`,
       leaseDurationSeconds: settings.leaseDurationSeconds,
