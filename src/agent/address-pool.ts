@@ -51,6 +51,11 @@ export class AddressPool {
     return undefined;
   }
 
+  /** Every allocation with its address. */
+  entries(): (Allocation & { readonly address: string })[] {
+    return [...this.#allocations].map(([address, allocation]) => ({ ...allocation, address }));
+  }
+
   free(): string[] {
     return this.#assigned.filter((address) => !this.#allocations.has(address));
   }

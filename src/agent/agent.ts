@@ -2,46 +2,27 @@
  * The node agent (`aws-node`'s role): runs in the node's network namespace (a hostNetwork
  * DaemonSet pod), learns its instance from the metadata service, talks to EC2 with the SDK's
  * default credentials and endpoint (instance role credentials; the endpoint name resolves to
- * the VPC's interface endpoint in the sandbox), serves IPAM to the CNI plugin over a unix
- * socket, and installs the plugin and its configuration into the node's CNI directories.
+ * the VPC's interface endpoint in the sandbox) and to the API server as its service account,
+ * serves the CNI plugin over a unix socket, tells the controller whether the node wants security
+ * groups for pods, and installs the plugin and its configuration into the node's CNI directories.
  */
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { setUpNodeForBranchPods } from '../adapters/cni/branch-wiring.js';
+import { inClusterConnection } from '../adapters/kube/in-cluster.js';
+import { KubeHttpClient } from '../adapters/kube/kube-http-client.js';
+import type { AgentSettings } from './agent-settings.js';
 import { installCni } from './cni-install.js';
 import { readInstanceFacts } from './instance-metadata.js';
 import { IpamDaemon } from './ipam-daemon.js';
+import { NodeFeatures } from './node-features.js';
+import { PodIsolation } from './pod-isolation.js';
+import { PodNetworks } from './pod-networks.js';
 
-export interface AgentSettings {
-  readonly cniBinDir: string;
-  readonly cniConfDir: string;
-  /** Where the agent keeps its sockets and state (one agent per directory). */
-  readonly stateDir: string;
-  readonly warmIpTarget: number;
-  readonly region?: string;
-}
+export { agentSettingsFrom, type AgentSettings } from './agent-settings.js';
 
 export interface RunningAgent {
   close(): Promise<void>;
-}
-
-function required(env: NodeJS.ProcessEnv, name: string): string {
-  const value = env[name];
-  if (!value) throw new Error(`the environment variable ${name} is required`);
-  return value;
-}
-
-/** aws-node's settings from its environment (the DaemonSet's `env`). */
-export function agentSettingsFrom(env: NodeJS.ProcessEnv): AgentSettings {
-  const warm = Number(env.WARM_IP_TARGET ?? '1');
-  if (!Number.isInteger(warm) || warm < 0)
-    throw new Error(`WARM_IP_TARGET must be a whole number, not "${env.WARM_IP_TARGET ?? ''}"`);
-  return {
-    cniBinDir: required(env, 'CNI_BIN_DIR'),
-    cniConfDir: required(env, 'CNI_CONF_DIR'),
-    stateDir: required(env, 'AGENT_STATE_DIR'),
-    warmIpTarget: warm,
-    ...(env.AWS_REGION ? { region: env.AWS_REGION } : {}),
-  };
 }
 
 export async function startAgent(
@@ -50,30 +31,58 @@ export async function startAgent(
 ): Promise<RunningAgent> {
   const instance = await readInstanceFacts();
   log(
-    `instance ${instance.instanceId} (${instance.instanceType}), ENI ${instance.primaryInterfaceId}`,
+    `instance ${instance.instanceId} (${instance.instanceType}), ENI ${instance.primaryInterfaceId}; ENABLE_POD_ENI=${String(settings.enablePodEni)}, POD_SECURITY_GROUP_ENFORCING_MODE=${settings.enforcingMode}`,
   );
   const { EC2Client } = await import('@aws-sdk/client-ec2');
   const ec2 = new EC2Client({ region: settings.region ?? instance.region, maxAttempts: 5 });
+  const kube = new KubeHttpClient(inClusterConnection('aws-node'));
   const directory = join(settings.stateDir, instance.instanceId);
   mkdirSync(directory, { recursive: true });
   const socketPath = join(directory, 'ipamd.sock');
+  const features = new NodeFeatures({
+    kube,
+    ec2,
+    nodeName: settings.nodeName,
+    instanceId: instance.instanceId,
+    instanceType: instance.instanceType,
+    enablePodEni: settings.enablePodEni,
+    log,
+  });
+  await setUpNodeForBranchPods(features.wanted && settings.enforcingMode === 'strict');
   const ipam = new IpamDaemon({
     ec2,
     interfaceId: instance.primaryInterfaceId,
     poolFile: join(directory, 'ipam.json'),
     socketPath,
     warmTarget: settings.warmIpTarget,
+    planner: new PodNetworks({ kube, annotationWaitMs: 10_000 }),
+    enforcingMode: settings.enforcingMode,
     onError: (error) => {
       log(`ipamd: ${error instanceof Error ? error.message : String(error)}`);
     },
   });
   await ipam.start();
-  installCni(settings.cniBinDir, settings.cniConfDir, socketPath);
-  log(`serving IPAM on ${socketPath}; CNI installed in ${settings.cniConfDir}`);
+  installCni(settings.cniBinDir, settings.cniConfDir, {
+    ipamSocket: socketPath,
+    stateDir: join(directory, 'pods'),
+    enforcingMode: settings.enforcingMode,
+  });
+  log(`serving the CNI plugin on ${socketPath}; CNI installed in ${settings.cniConfDir}`);
+  features.start();
+  const isolation = new PodIsolation({
+    kube,
+    nodeName: settings.nodeName,
+    regularPods: () => ipam.regularPods(),
+    log,
+  });
+  isolation.start();
   return {
     close: async () => {
+      isolation.close();
+      features.close();
       await ipam.close();
       ec2.destroy();
+      kube.close();
     },
   };
 }

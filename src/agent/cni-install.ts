@@ -12,7 +12,14 @@ const pluginMain = fileURLToPath(new URL('./cni-plugin-main.js', import.meta.url
 
 export const networkConfigName = '10-aws.conflist';
 
-export function installCni(binDir: string, confDir: string, ipamSocket: string): void {
+export interface CniSettings {
+  readonly ipamSocket: string;
+  /** Where the plugin records branch pods' wiring. */
+  readonly stateDir: string;
+  readonly enforcingMode: 'strict' | 'standard';
+}
+
+export function installCni(binDir: string, confDir: string, settings: CniSettings): void {
   installPluginLauncher(binDir, 'aws-cni', pluginMain);
   mkdirSync(confDir, { recursive: true });
   const path = join(confDir, networkConfigName);
@@ -20,7 +27,16 @@ export function installCni(binDir: string, confDir: string, ipamSocket: string):
     cniVersion: '1.0.0',
     name: 'aws-cni',
     disableCheck: true,
-    plugins: [{ name: 'aws-cni', type: 'aws-cni', mtu: '9001', ipam: { socket: ipamSocket } }],
+    plugins: [
+      {
+        name: 'aws-cni',
+        type: 'aws-cni',
+        mtu: '9001',
+        podSGEnforcingMode: settings.enforcingMode,
+        stateDir: settings.stateDir,
+        ipam: { socket: settings.ipamSocket },
+      },
+    ],
   };
   writeFileSync(`${path}.tmp`, `${JSON.stringify(config, null, 2)}\n`);
   renameSync(`${path}.tmp`, path);

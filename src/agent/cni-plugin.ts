@@ -1,28 +1,75 @@
 /**
  * `aws-cni`, the sandbox's CNI plugin as the agent installs it: small and quick to start, it
- * asks the agent's IPAM (the unix socket named in its configuration) for an address and wires
- * the pod point-to-point as the VPC CNI does. ADD, DEL (idempotent: nothing left is fine),
- * CHECK, VERSION; CNI error objects, with the agent's code (11 = try again) when it has one.
+ * asks the agent (the unix socket named in its configuration) how to network the pod, then
+ * wires it: point-to-point with a secondary address of the node's ENI, or through the pod's
+ * branch ENI in the configured enforcing mode. A branch pod's wiring is recorded on disk before
+ * the first change, so DEL undoes it after any restart without asking anyone. ADD, DEL
+ * (idempotent: nothing left is fine), CHECK, VERSION; CNI error objects, with the agent's code
+ * (11 = try again later) when it has one.
  */
+import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
+import { dirname, join } from 'node:path';
+import {
+  branchHostVethName,
+  checkBranchPod,
+  unwireBranchPod,
+  wireBranchPod,
+  type BranchPodState,
+  type EnforcingMode,
+} from '../adapters/cni/branch-wiring.js';
 import { cniEnvironment, CniError, runCniPlugin } from '../adapters/cni/cni-plugin-protocol.js';
 import {
   checkPointToPoint,
   podLinkFromEnvironment,
   unwirePointToPoint,
   wireOrUndo,
+  type PodLink,
 } from '../adapters/cni/point-to-point.js';
+import { runCommand } from '../adapters/exec/run-command.js';
+import type { BranchWiring } from '../core/cni/pod-network-plan.js';
 
 interface NetworkConfig {
   readonly cniVersion?: string;
   readonly name?: string;
   readonly ipam?: { readonly socket?: string };
+  readonly podSGEnforcingMode?: EnforcingMode;
+  /** Where branch pods' wiring is recorded (default: `pods/` beside the socket). */
+  readonly stateDir?: string;
 }
 
 interface IpamAnswer {
   readonly address?: string | null;
+  readonly branch?: BranchWiring;
+  readonly mode?: EnforcingMode;
   readonly code?: number;
   readonly message?: string;
+}
+
+/** `to <pod> lookup main` at 512, as ipamd adds for every pod (so standard-mode branch pods reach it directly). */
+const toPodRule = (address: string) => ['to', address, 'pref', '512', 'table', 'main'];
+
+function stateDirectory(config: NetworkConfig): string {
+  return config.stateDir ?? join(dirname(config.ipam?.socket ?? '/run/aws-node/x'), 'pods');
+}
+
+function statePath(config: NetworkConfig, containerId: string): string {
+  return join(stateDirectory(config), `${containerId}.json`);
+}
+
+function readState(config: NetworkConfig, containerId: string): BranchPodState | undefined {
+  try {
+    return JSON.parse(readFileSync(statePath(config, containerId), 'utf8')) as BranchPodState;
+  } catch {
+    return undefined;
+  }
+}
+
+function writeState(config: NetworkConfig, state: BranchPodState): void {
+  const path = statePath(config, state.containerId);
+  mkdirSync(dirname(path), { recursive: true });
+  writeFileSync(`${path}.tmp`, `${JSON.stringify(state)}\n`);
+  renameSync(`${path}.tmp`, path);
 }
 
 /** `K8S_POD_NAMESPACE=…;K8S_POD_NAME=…` from CNI_ARGS. */
@@ -56,28 +103,84 @@ function askIpam(config: NetworkConfig, path: string, body: unknown): Promise<Ip
   });
 }
 
+async function addBranch(
+  config: NetworkConfig,
+  link: PodLink,
+  wiring: BranchWiring,
+  mode: EnforcingMode,
+): Promise<unknown> {
+  const state: BranchPodState = {
+    kind: 'branch',
+    containerId: link.containerId,
+    hostVeth: branchHostVethName(link.containerId, mode),
+    vlanId: wiring.vlanId,
+    address: wiring.address,
+    mode,
+  };
+  writeState(config, state);
+  try {
+    return await wireBranchPod(link, state, wiring, config.cniVersion ?? '1.0.0');
+  } catch (error) {
+    await unwireBranchPod(state).catch(() => undefined);
+    rmSync(statePath(config, link.containerId), { force: true });
+    if (error instanceof CniError) throw error;
+    throw new CniError(
+      999,
+      `failed to set up the pod network through ${wiring.eniId}`,
+      error instanceof Error ? error.message : String(error),
+    );
+  }
+}
+
 async function add(config: NetworkConfig): Promise<unknown> {
   const link = podLinkFromEnvironment();
   const args = cniArgs();
-  const { address } = await askIpam(config, '/v1/add', {
+  const answer = await askIpam(config, '/v1/add', {
     containerId: link.containerId,
     ifname: link.ifname,
     podNamespace: args.K8S_POD_NAMESPACE,
     podName: args.K8S_POD_NAME,
+    podUid: args.K8S_POD_UID,
   });
+  if (answer.branch)
+    return addBranch(
+      config,
+      link,
+      answer.branch,
+      answer.mode ?? config.podSGEnforcingMode ?? 'strict',
+    );
+  const { address } = answer;
   if (!address) throw new CniError(11, 'the agent gave no address');
-  return wireOrUndo(link, address, config.cniVersion ?? '1.0.0', () => remove(config));
+  const result = await wireOrUndo(link, address, config.cniVersion ?? '1.0.0', () =>
+    remove(config),
+  );
+  await runCommand(['ip', 'rule', 'del', ...toPodRule(address)], { okExitCodes: [0, 1, 2] });
+  await runCommand(['ip', 'rule', 'add', ...toPodRule(address)]);
+  return result;
 }
 
 async function remove(config: NetworkConfig): Promise<void> {
   const containerId = cniEnvironment('CNI_CONTAINERID');
+  const state = readState(config, containerId);
+  if (state) {
+    await unwireBranchPod(state);
+    rmSync(statePath(config, containerId), { force: true });
+    return;
+  }
   const { address } = await askIpam(config, '/v1/check', { containerId });
   await unwirePointToPoint(containerId, address ?? undefined);
+  if (address)
+    await runCommand(['ip', 'rule', 'del', ...toPodRule(address)], { okExitCodes: [0, 1, 2] });
   await askIpam(config, '/v1/del', { containerId });
 }
 
 async function check(config: NetworkConfig): Promise<void> {
   const link = podLinkFromEnvironment();
+  const state = readState(config, link.containerId);
+  if (state) {
+    await checkBranchPod(link, state);
+    return;
+  }
   const { address } = await askIpam(config, '/v1/check', { containerId: link.containerId });
   if (!address) throw new CniError(7, `no address allocated to container ${link.containerId}`);
   await checkPointToPoint(link);

@@ -1,7 +1,8 @@
 /**
- * The agent's IPAM for regular pods, served to the CNI plugin over a unix socket (as ipamd
- * serves the VPC CNI's plugin): `POST /v1/add` gives a container a secondary private address
- * of the node's primary interface (AssignPrivateIpAddresses when none is free), `POST /v1/del`
+ * The agent's IPAM, served to the CNI plugin over a unix socket (as ipamd serves the VPC CNI's
+ * plugin): `POST /v1/add` answers a branch pod with its branch ENI (from the planner) and gives
+ * any other container a secondary private address of the node's primary interface
+ * (AssignPrivateIpAddresses when none is free), `POST /v1/del`
  * takes it back (UnassignPrivateIpAddresses beyond the warm target). One request at a time, so
  * the pool and EC2 never disagree halfway.
  */
@@ -14,7 +15,9 @@ import {
 import { rmSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { readLimitedBody } from '../adapters/http/read-body.js';
+import type { PodNetworkPlan } from '../core/cni/pod-network-plan.js';
 import { AddressPool, type Allocation } from './address-pool.js';
+import type { PodRef } from './pod-networks.js';
 
 export interface IpamDaemonOptions {
   readonly ec2: EC2Client;
@@ -24,6 +27,13 @@ export interface IpamDaemonOptions {
   /** Free addresses kept assigned ahead of pods (WARM_IP_TARGET). */
   readonly warmTarget: number;
   readonly onError: (error: unknown) => void;
+  /** Decides branch, regular or refused per pod; without it every pod is regular. */
+  readonly planner?: { plan(ref: PodRef): Promise<PodNetworkPlan> };
+  readonly enforcingMode?: 'strict' | 'standard';
+}
+
+interface AddRequest extends Allocation {
+  readonly podUid?: string;
 }
 
 /** A failure the plugin reports with a CNI error code (11: try again later). */
@@ -149,19 +159,46 @@ export class IpamDaemon {
     });
   }
 
+  /** The regular pods this node's address pool serves. */
+  regularPods(): (Allocation & { readonly address: string })[] {
+    return this.#pool.entries();
+  }
+
   addressOf(containerId: string): string | undefined {
     return this.#pool.addressOf(containerId);
   }
 
-  /** The address a route answers with; false for a route not served. */
-  async #serve(route: string, body: Allocation): Promise<string | undefined | false> {
+  /** ADD: asks how the pod is networked first (without holding the queue while it waits). */
+  async #add(body: AddRequest): Promise<Record<string, unknown>> {
+    const plan = this.options.planner
+      ? await this.options.planner.plan({
+          podNamespace: body.podNamespace ?? '',
+          podName: body.podName ?? '',
+          ...(body.podUid ? { podUid: body.podUid } : {}),
+        })
+      : ({ kind: 'regular' } as const);
+    switch (plan.kind) {
+      case 'branch':
+        // The mode is the agent's (its env), not the configuration file a restart may be rewriting.
+        return { branch: plan.wiring, mode: this.options.enforcingMode ?? 'strict' };
+      case 'wait':
+        throw new IpamFailure(11, plan.reason);
+      case 'refuse':
+        throw new IpamFailure(999, plan.reason);
+      case 'regular':
+        return { address: await this.add(body) };
+    }
+  }
+
+  /** The body a route answers with; false for a route not served. */
+  async #serve(route: string, body: AddRequest): Promise<Record<string, unknown> | false> {
     switch (route) {
       case 'POST /v1/add':
-        return this.add(body);
+        return this.#add(body);
       case 'POST /v1/del':
-        return this.del(body.containerId);
+        return { address: (await this.del(body.containerId)) ?? null };
       case 'POST /v1/check':
-        return this.addressOf(body.containerId);
+        return { address: this.addressOf(body.containerId) ?? null };
       default:
         return false;
     }
@@ -177,15 +214,15 @@ export class IpamDaemon {
         (
           await readLimitedBody(request, 64 * 1024, () => new IpamFailure(4, 'request too large'))
         ).toString('utf8') || '{}',
-      ) as Allocation;
+      ) as AddRequest;
       if (typeof body.containerId !== 'string' || body.containerId === '') {
         reply(400, { code: 4, message: 'containerId is required' });
         return;
       }
       const route = `${request.method ?? ''} ${request.url ?? ''}`;
-      const address = await this.#serve(route, body);
-      if (address === false) reply(404, { code: 4, message: `${route} is not served` });
-      else reply(200, { address: address ?? null });
+      const answer = await this.#serve(route, body);
+      if (answer === false) reply(404, { code: 4, message: `${route} is not served` });
+      else reply(200, answer);
     } catch (error) {
       const code = error instanceof IpamFailure ? error.cniCode : 999;
       reply(500, { code, message: error instanceof Error ? error.message : String(error) });

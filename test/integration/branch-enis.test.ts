@@ -238,7 +238,16 @@ ${spec}
         '--timeout=120s',
       );
       sgpNodes = (await kubectl('get', 'nodes', '-l', 'pool=sgp', '-o', 'name')).split('\n');
-      await kubectl('label', ...sgpNodes, 'vpc.amazonaws.com/has-trunk-attached=true');
+      // aws-node asks for the trunks (CNINode feature), as the workshop turns it on.
+      await kubectl(
+        '-n',
+        'kube-system',
+        'set',
+        'env',
+        'daemonset',
+        'aws-node',
+        'ENABLE_POD_ENI=true',
+      );
       // Once the leader follows the nodes, the shorter cool-down is a change it announces.
       for (const node of sgpNodes)
         await waitFor(

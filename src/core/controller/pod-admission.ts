@@ -6,11 +6,12 @@
  * (what aws-node may change on a Node). Pure: the caller resolves the pod's groups and speaks
  * AdmissionReview.
  */
+import { podEniResource } from '../policy/pod-eni-annotation.js';
 import type { PodSecurityGroups } from '../policy/resolve-pod-security-groups.js';
 
 type Json = Record<string, unknown>;
 
-export const podEniResource = 'vpc.amazonaws.com/pod-eni';
+export { podEniResource };
 export const podEniAnnotationKey = 'vpc.amazonaws.com/pod-eni';
 export const fargateProfileLabel = 'eks.amazonaws.com/fargate-profile';
 export const fargatePodSgAnnotation = 'fargate.amazonaws.com/pod-sg';

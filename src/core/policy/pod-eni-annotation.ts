@@ -5,6 +5,8 @@
 import { AnnotationError } from '../errors.js';
 
 export const podEniAnnotation = 'vpc.amazonaws.com/pod-eni';
+/** The extended resource a branch-ENI pod requests (same name as the annotation). */
+export const podEniResource = 'vpc.amazonaws.com/pod-eni';
 
 export interface BranchEniDetails {
   readonly eniId: string;

@@ -414,7 +414,10 @@ export class Kubelet {
     }
     const hostAddress = record.hostNetwork ? this.options.node.internalIp : undefined;
     await new PodSandbox(record.netns, record.sandboxId, hostAddress)
-      .destroy({ cni: this.options.cni }, { namespace: record.namespace, name: record.name })
+      .destroy(
+        { cni: this.options.cni },
+        { namespace: record.namespace, name: record.name, uid: record.uid },
+      )
       .catch(this.options.onError);
     rmSync(join(this.#podStateDirectory, record.uid), { recursive: true, force: true });
     rmSync(join(this.options.podLogDirectory, `${record.namespace}_${record.name}_${record.uid}`), {

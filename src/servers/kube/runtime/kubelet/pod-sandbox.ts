@@ -83,6 +83,12 @@ export function podResolvConf(
   ].join('\n');
 }
 
+export interface PodName {
+  readonly namespace: string;
+  readonly name: string;
+  readonly uid?: string;
+}
+
 export interface SandboxNode {
   readonly cni: CniNode;
   readonly dns?: ClusterDns;
@@ -100,20 +106,18 @@ export class PodSandbox {
     return `/run/netns/${this.netns}`;
   }
 
-  #request(pod: { namespace: string; name: string }) {
+  /** CNI_ARGS as containerd passes them (K8S_POD_UID since containerd 1.6). */
+  #request(pod: PodName) {
     return {
       containerId: this.containerId,
       netns: this.netnsPath,
       ifname: 'eth0',
-      args: `IgnoreUnknown=1;K8S_POD_NAMESPACE=${pod.namespace};K8S_POD_NAME=${pod.name};K8S_POD_INFRA_CONTAINER_ID=${this.containerId}`,
+      args: `IgnoreUnknown=1;K8S_POD_NAMESPACE=${pod.namespace};K8S_POD_NAME=${pod.name};K8S_POD_INFRA_CONTAINER_ID=${this.containerId}${pod.uid ? `;K8S_POD_UID=${pod.uid}` : ''}`,
     };
   }
 
   /** Creates the namespace and its /etc files, then the network; returns the pod's address. */
-  async create(
-    node: SandboxNode,
-    pod: { namespace: string; name: string; spec: Json },
-  ): Promise<string> {
+  async create(node: SandboxNode, pod: PodName & { spec: Json }): Promise<string> {
     if (this.hostAddress !== undefined) return this.hostAddress;
     await addNamespace(this.netns);
     const etc = `/etc/netns/${this.netns}`;
@@ -136,7 +140,7 @@ export class PodSandbox {
   }
 
   /** CNI DEL (idempotent), then the namespace and its files. */
-  async destroy(node: SandboxNode, pod: { namespace: string; name: string }): Promise<void> {
+  async destroy(node: SandboxNode, pod: PodName): Promise<void> {
     if (this.hostAddress !== undefined) return;
     try {
       await cniDel(node.cni, this.#request(pod));

@@ -366,6 +366,7 @@ export class PodWorker {
       this.#ip = await this.#sandbox.create(this.context.sandboxNode, {
         namespace,
         name,
+        uid: this.uid,
         spec: (this.#pod.spec ?? {}) as Json,
       });
       this.#sandboxReady = true;
@@ -375,7 +376,7 @@ export class PodWorker {
     } catch (error) {
       const message = error instanceof Error ? error.message : String(error);
       await this.#sandbox
-        .destroy(this.context.sandboxNode, { namespace, name })
+        .destroy(this.context.sandboxNode, { namespace, name, uid: this.uid })
         .catch(() => undefined);
       this.#sandboxFailures += 1;
       const delay = Math.min(1000 * 2 ** (this.#sandboxFailures - 1), 30_000);
@@ -392,7 +393,7 @@ export class PodWorker {
 
   async #teardownSandbox(): Promise<void> {
     const { namespace = 'default', name = '' } = this.#pod.metadata;
-    await this.#sandbox.destroy(this.context.sandboxNode, { namespace, name });
+    await this.#sandbox.destroy(this.context.sandboxNode, { namespace, name, uid: this.uid });
     this.#sandboxReady = false;
     this.#save();
   }
@@ -847,7 +848,7 @@ export class PodWorker {
     );
     const { namespace = 'default', name = '' } = this.#pod.metadata;
     await this.#sandbox
-      .destroy(this.context.sandboxNode, { namespace, name })
+      .destroy(this.context.sandboxNode, { namespace, name, uid: this.uid })
       .catch(this.context.onError);
     for (const run of this.#runs.values()) {
       const cgroup = this.#cgroupOf(run);

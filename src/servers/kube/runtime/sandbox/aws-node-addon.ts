@@ -2,7 +2,9 @@
  * The `aws-node` DaemonSet as EKS installs it (the VPC CNI add-on), running our node agent:
  * hostNetwork, tolerating every taint (it must run on NotReady nodes: it is what makes them
  * Ready), its service account and RBAC, and aws-node's environment — `ENABLE_POD_ENI=false`
- * until the user turns it on, as on a new EKS cluster. The node's CNI directories and the
+ * until the user turns it on, as on a new EKS cluster (plus, beyond upstream's role, reading
+ * SecurityGroupPolicies and ServiceAccounts for fail-closed ADD, and patching its Node for the
+ * has-trunk-attached label). The node's CNI directories and the
  * agent's state live in the home, named per node through `$(MY_NODE_NAME)`.
  */
 import { join } from 'node:path';
@@ -45,10 +47,17 @@ export function awsNodeObjects(home: string, region: string): AddonObject[] {
             verbs: ['create', 'patch', 'list'],
           },
           {
-            apiGroups: ['networking.k8s.aws'],
+            apiGroups: ['vpcresources.k8s.aws'],
             resources: ['cninodes'],
             verbs: ['get', 'list', 'watch', 'patch'],
           },
+          // Beyond upstream: fail-closed ADD asks whether a pod matches a policy.
+          {
+            apiGroups: ['vpcresources.k8s.aws'],
+            resources: ['securitygrouppolicies'],
+            verbs: ['get', 'list', 'watch'],
+          },
+          { apiGroups: [''], resources: ['serviceaccounts'], verbs: ['get'] },
         ],
       },
     },
