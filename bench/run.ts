@@ -6,6 +6,7 @@ import { writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { branchEnisBenchmark } from './branch-enis.bench.js';
 import { cloudBenchmark } from './cloud.bench.js';
+import { cniAddBenchmark } from './cni-add.bench.js';
 import { dataplaneBenchmark } from './dataplane.bench.js';
 import { evaluatorBenchmark } from './evaluator.bench.js';
 import { instancesBenchmark } from './instances.bench.js';
@@ -31,6 +32,7 @@ const benchmarks: readonly Benchmark[] = [
   sandboxBenchmark,
   webhookBenchmark,
   branchEnisBenchmark,
+  cniAddBenchmark,
 ];
 
 async function main(names: readonly string[]): Promise<number> {

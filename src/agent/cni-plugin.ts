@@ -7,7 +7,14 @@
  * (idempotent: nothing left is fine), CHECK, VERSION; CNI error objects, with the agent's code
  * (11 = try again later) when it has one.
  */
-import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  appendFileSync,
+  mkdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { request } from 'node:http';
 import { dirname, join } from 'node:path';
 import {
@@ -135,6 +142,7 @@ async function addBranch(
 async function add(config: NetworkConfig): Promise<unknown> {
   const link = podLinkFromEnvironment();
   const args = cniArgs();
+  const asked = performance.now();
   const answer = await askIpam(config, '/v1/add', {
     containerId: link.containerId,
     ifname: link.ifname,
@@ -142,6 +150,8 @@ async function add(config: NetworkConfig): Promise<unknown> {
     podName: args.K8S_POD_NAME,
     podUid: args.K8S_POD_UID,
   });
+  invocation.agentMs = Math.round((performance.now() - asked) * 10) / 10;
+  invocation.kind = answer.branch ? 'branch' : 'regular';
   if (answer.branch)
     return addBranch(
       config,
@@ -186,6 +196,48 @@ async function check(config: NetworkConfig): Promise<void> {
   await checkPointToPoint(link);
 }
 
+/** What one invocation did, appended to `plugin.log` beside the socket (upstream keeps plugin.log). */
+const invocation: { kind?: 'branch' | 'regular'; agentMs?: number } = {};
+
+function logged<Result>(
+  command: string,
+  handler: (config: NetworkConfig) => Promise<Result>,
+): (config: NetworkConfig) => Promise<Result> {
+  return async (config) => {
+    const started = performance.now();
+    let error: string | undefined;
+    try {
+      return await handler(config);
+    } catch (failure) {
+      error = failure instanceof Error ? failure.message : String(failure);
+      throw failure;
+    } finally {
+      const args = cniArgs();
+      const line = {
+        time: new Date().toISOString(),
+        command,
+        containerId: process.env.CNI_CONTAINERID,
+        pod: `${args.K8S_POD_NAMESPACE ?? ''}/${args.K8S_POD_NAME ?? ''}`,
+        ...invocation,
+        totalMs: Math.round((performance.now() - started) * 10) / 10,
+        ...(error ? { error } : {}),
+      };
+      try {
+        appendFileSync(
+          join(dirname(config.ipam?.socket ?? '/run/aws-node/x'), 'plugin.log'),
+          `${JSON.stringify(line)}\n`,
+        );
+      } catch {
+        // The log is for people and benchmarks; never a reason to fail the pod.
+      }
+    }
+  };
+}
+
 export function main(): Promise<number> {
-  return runCniPlugin({ add, remove, check });
+  return runCniPlugin({
+    add: logged('ADD', add),
+    remove: logged('DEL', remove),
+    check: logged('CHECK', check),
+  });
 }

@@ -21,6 +21,8 @@ type Json = Record<string, unknown>;
 export interface KubeNodeView {
   readonly name: string;
   readonly ready: boolean;
+  /** The Ready condition's message when not Ready (what a user checks first). */
+  readonly notReadyBecause?: string;
   readonly nodeGroup: string | undefined;
   readonly instanceType: string;
   readonly internalIp: string;
@@ -63,17 +65,28 @@ export async function apiServerAnswers(home: string): Promise<boolean> {
   }
 }
 
+type NodeCondition = { type: string; status: string; message?: string };
+
+/** Ready, or the Ready condition's message. */
+function readiness(
+  conditions: readonly NodeCondition[],
+): Pick<KubeNodeView, 'ready' | 'notReadyBecause'> {
+  const ready = conditions.find((item) => item.type === 'Ready');
+  if (ready?.status === 'True') return { ready: true };
+  return { ready: false, notReadyBecause: ready?.message ?? 'no Ready condition yet' };
+}
+
 export async function listNodes(client: KubeHttpClient): Promise<KubeNodeView[]> {
   const { items = [] } = await client.get<{ items?: Json[] }>('/api/v1/nodes');
   return items.map((node) => {
     const metadata = node.metadata as { name: string; labels?: Record<string, string> };
     const labels = metadata.labels ?? {};
     const status = (node.status ?? {}) as Json;
-    const conditions = (status.conditions ?? []) as { type: string; status: string }[];
+    const conditions = (status.conditions ?? []) as NodeCondition[];
     const addresses = (status.addresses ?? []) as { type: string; address: string }[];
     return {
       name: metadata.name,
-      ready: conditions.some((item) => item.type === 'Ready' && item.status === 'True'),
+      ...readiness(conditions),
       nodeGroup: labels['eks.amazonaws.com/nodegroup'] ?? labels['alpha.eksctl.io/nodegroup-name'],
       instanceType: labels['node.kubernetes.io/instance-type'] ?? '',
       internalIp: addresses.find((item) => item.type === 'InternalIP')?.address ?? '',
@@ -159,10 +172,16 @@ export async function waitForNodeGroups(
       const summary = [...wanted]
         .map(
           ([group, count]) =>
-            `${group}: ${String(nodes.filter((node) => node.nodeGroup === group && node.ready).length)}/${String(count)} Ready`,
+            `${group}: ${String(nodes.filter((node) => node.nodeGroup === group && node.ready).length)}/${String(count)} Ready, ${String(nodes.filter((node) => node.nodeGroup === group).length)} registered`,
         )
         .join(', ');
-      throw new Error(`node groups not ready within ${String(timeoutMs / 1000)} s (${summary})`);
+      const why = nodes
+        .filter((node) => !node.ready)
+        .map((node) => `\n  ${node.name}: ${node.notReadyBecause ?? ''}`)
+        .join('');
+      throw new Error(
+        `node groups not ready within ${String(timeoutMs / 1000)} s (${summary})${why}`,
+      );
     }
     await new Promise((resolve) => setTimeout(resolve, 200));
   }
