@@ -19,6 +19,7 @@ import { request } from 'node:http';
 import { dirname, join } from 'node:path';
 import {
   branchHostVethName,
+  branchStateFromPrevResult,
   checkBranchPod,
   unwireBranchPod,
   wireBranchPod,
@@ -43,6 +44,8 @@ interface NetworkConfig {
   readonly podSGEnforcingMode?: EnforcingMode;
   /** Where branch pods' wiring is recorded (default: `pods/` beside the socket). */
   readonly stateDir?: string;
+  /** The ADD result, when the runtime keeps it (libcni's cache). */
+  readonly prevResult?: unknown;
 }
 
 interface IpamAnswer {
@@ -171,7 +174,8 @@ async function add(config: NetworkConfig): Promise<unknown> {
 
 async function remove(config: NetworkConfig): Promise<void> {
   const containerId = cniEnvironment('CNI_CONTAINERID');
-  const state = readState(config, containerId);
+  const state =
+    readState(config, containerId) ?? branchStateFromPrevResult(containerId, config.prevResult);
   if (state) {
     await unwireBranchPod(state);
     rmSync(statePath(config, containerId), { force: true });

@@ -28,6 +28,7 @@ export class BranchEniControllers {
   readonly #coolDown: CoolDownSetting;
   readonly #collector: EniLeakCollector;
   #started = false;
+  readonly #logger: Logger;
 
   constructor(
     config: KubeConfig,
@@ -41,6 +42,7 @@ export class BranchEniControllers {
     },
   ) {
     const { logger } = parts;
+    this.#logger = logger;
     this.gateway = new Ec2Gateway(
       {
         ...(settings.awsRegion ? { region: settings.awsRegion } : {}),
@@ -91,7 +93,12 @@ export class BranchEniControllers {
   }
 
   async start(): Promise<void> {
+    const started = Date.now();
     await this.informers.start();
+    this.#logger.info(
+      { ms: Date.now() - started },
+      'caches of pods, nodes and CNINodes synced; managing trunk and branch ENIs',
+    );
     this.#coolDown.start();
     this.trunks.start();
     this.pods.start();

@@ -223,6 +223,34 @@ export async function wireBranchPod(
   };
 }
 
+/**
+ * A branch pod's state from the ADD result a runtime hands back as `prevResult` (upstream's DEL
+ * without ipamd): the `dummy…` interface's `mac` holds the VLAN id, the first interface is the
+ * host veth, `ips[0]` the pod's address. Undefined for a regular pod's result.
+ */
+export function branchStateFromPrevResult(
+  containerId: string,
+  prevResult: unknown,
+): BranchPodState | undefined {
+  const result = (prevResult ?? {}) as {
+    interfaces?: { name?: string; mac?: string }[];
+    ips?: { address?: string }[];
+  };
+  const interfaces = result.interfaces ?? [];
+  const vlanId = Number(interfaces.find((item) => item.name?.startsWith('dummy'))?.mac);
+  const hostVeth = interfaces[0]?.name ?? '';
+  const address = result.ips?.[0]?.address?.split('/')[0] ?? '';
+  if (!Number.isInteger(vlanId) || vlanId <= 0 || !hostVeth || !address) return undefined;
+  return {
+    kind: 'branch',
+    containerId,
+    hostVeth,
+    vlanId,
+    address,
+    mode: hostVeth.startsWith('vlan') ? 'strict' : 'standard',
+  };
+}
+
 /** Removes what `wireBranchPod` made, in either mode; nothing left is fine. */
 export async function unwireBranchPod(state: BranchPodState): Promise<void> {
   if (await linkExists(state.hostVeth))
