@@ -1,7 +1,7 @@
 /**
  * Branch ENIs on the sandbox (root; the built CLI, `npm run build` first). Each run on a fresh
- * home: `sgpods up`, a managed node group of 5 × m5.24xlarge (107 branch ENIs each) labelled as
- * trunk-attached (the node agent's part), a 30 s cool-down, a security group, a
+ * home: `sgpods up`, a managed node group of 5 × m5.24xlarge (107 branch ENIs each) with
+ * `ENABLE_POD_ENI=true` on aws-node (which asks for the trunks), a 30 s cool-down, a security group, a
  * SecurityGroupPolicy, and a 200-replica Deployment whose pods match it; then `down --purge`.
  *
  * Five nodes, not two, because the sandbox's agent hands out the primary ENI's 49 addresses only:
@@ -629,7 +629,24 @@ async function runOnFreshHome(run: Run): Promise<Record<string, number>> {
     const sgpNodes = (await bench.kubectl('get', 'nodes', '-l', 'pool=sgp', '-o', 'name'))
       .split('\n')
       .filter(Boolean);
-    await bench.kubectl('label', ...sgpNodes, 'vpc.amazonaws.com/has-trunk-attached=true');
+    // aws-node asks for the trunks (CNINode feature, then the label), as the workshop turns it on.
+    await bench.kubectl(
+      '-n',
+      'kube-system',
+      'set',
+      'env',
+      'daemonset',
+      'aws-node',
+      'ENABLE_POD_ENI=true',
+    );
+    await bench.kubectl(
+      '-n',
+      'kube-system',
+      'rollout',
+      'status',
+      'daemonset/aws-node',
+      '--timeout=180s',
+    );
     const vpcId =
       (await bench.aws<{ Vpcs: { VpcId: string }[] }>('ec2', 'describe-vpcs')).Vpcs[0]?.VpcId ?? '';
     const { GroupId: group } = await bench.aws<{ GroupId: string }>(
