@@ -21,6 +21,7 @@ import {
   securityGroupsForPodsFeature,
 } from '../core/controller/branch-eni.js';
 import { instanceTypeLimits } from '../core/instance-types/instance-types.js';
+import { PeriodicTask } from './periodic-task.js';
 
 type Feature = { name?: string; value?: string };
 type CniNode = KubeResource & { spec?: { features?: Feature[] } };
@@ -40,9 +41,14 @@ const cniNodePath = (name: string) =>
   resourcePath('vpcresources.k8s.aws/v1alpha1', 'cninodes', undefined, name);
 
 export class NodeFeatures {
-  #timer: NodeJS.Timeout | undefined;
-  #closed = false;
-  #said = new Set<string>();
+  readonly #said = new Set<string>();
+  readonly #task = new PeriodicTask(
+    async () => ((await this.reconcile()) ? (this.options.intervalMs ?? 30_000) : 2_000),
+    (error) => {
+      this.#sayOnce(`node features: ${error instanceof Error ? error.message : String(error)}`);
+    },
+    5_000,
+  );
 
   constructor(private readonly options: NodeFeaturesOptions) {}
 
@@ -59,27 +65,11 @@ export class NodeFeatures {
         `ENABLE_POD_ENI is true, but instance type ${this.options.instanceType} does not support trunking: no security groups for pods on this node`,
       );
     }
-    this.#schedule(0);
+    this.#task.start();
   }
 
   close(): void {
-    this.#closed = true;
-    if (this.#timer) clearTimeout(this.#timer);
-  }
-
-  #schedule(delayMs: number): void {
-    if (this.#closed) return;
-    this.#timer = setTimeout(() => {
-      this.reconcile().then(
-        (settled) => {
-          this.#schedule(settled ? (this.options.intervalMs ?? 30_000) : 2_000);
-        },
-        (error: unknown) => {
-          this.#sayOnce(`node features: ${error instanceof Error ? error.message : String(error)}`);
-          this.#schedule(5_000);
-        },
-      );
-    }, delayMs);
+    this.#task.close();
   }
 
   #sayOnce(message: string): void {

@@ -10,14 +10,13 @@
 import { hostInterfaceName } from '../adapters/cni/point-to-point.js';
 import { runCommand } from '../adapters/exec/run-command.js';
 import {
-  isStatus,
   resourcePath,
   type KubeHttpClient,
   type KubeResource,
 } from '../adapters/kube/kube-http-client.js';
 import { hasPodEniLimit, regularPodPlan } from '../core/cni/pod-network-plan.js';
-import type { ServiceAccountIdentity } from '../core/policy/resolve-pod-security-groups.js';
-import type { SecurityGroupPolicy } from '../core/policy/security-group-policy.js';
+import { PeriodicTask } from './periodic-task.js';
+import { readPolicies, readServiceAccount } from './policy-lookups.js';
 
 /** A regular pod's wiring on this node (from the address pool). */
 export interface RegularPod {
@@ -35,8 +34,6 @@ export interface PodIsolationOptions {
   readonly intervalMs?: number;
 }
 
-type Json = Record<string, unknown>;
-
 async function linkIsUp(name: string): Promise<boolean | undefined> {
   const { stdout, exitCode } = await runCommand(['ip', '-j', 'link', 'show', name], {
     okExitCodes: [0, 1, 255],
@@ -47,65 +44,40 @@ async function linkIsUp(name: string): Promise<boolean | undefined> {
 }
 
 export class PodIsolation {
-  #timer: NodeJS.Timeout | undefined;
-  #closed = false;
+  readonly #task: PeriodicTask;
+  /** Container ids whose link this agent took down (undefined until the first pass). */
+  #cut: Set<string> | undefined;
 
-  constructor(private readonly options: PodIsolationOptions) {}
+  constructor(private readonly options: PodIsolationOptions) {
+    const intervalMs = options.intervalMs ?? 3_000;
+    this.#task = new PeriodicTask(
+      async () => {
+        await this.reconcile();
+        return intervalMs;
+      },
+      (error) => {
+        options.log(`pod isolation: ${error instanceof Error ? error.message : String(error)}`);
+      },
+      intervalMs,
+    );
+  }
 
   start(): void {
-    this.#schedule(0);
+    this.#task.start();
   }
 
   close(): void {
-    this.#closed = true;
-    if (this.#timer) clearTimeout(this.#timer);
-  }
-
-  #schedule(delayMs: number): void {
-    if (this.#closed) return;
-    this.#timer = setTimeout(() => {
-      this.reconcile()
-        .catch((error: unknown) => {
-          this.options.log(
-            `pod isolation: ${error instanceof Error ? error.message : String(error)}`,
-          );
-        })
-        .finally(() => {
-          this.#schedule(this.options.intervalMs ?? 3_000);
-        });
-    }, delayMs);
-  }
-
-  async #serviceAccount(
-    namespace: string,
-    name: string,
-  ): Promise<ServiceAccountIdentity | undefined> {
-    try {
-      const account = await this.options.kube.get(
-        resourcePath('v1', 'serviceaccounts', namespace, name),
-      );
-      return { namespace, name, labels: account.metadata.labels ?? {} };
-    } catch (error) {
-      if (isStatus(error, 'NotFound')) return undefined;
-      throw error;
-    }
-  }
-
-  async #policies(): Promise<SecurityGroupPolicy[]> {
-    try {
-      const list = await this.options.kube.get<{ items?: SecurityGroupPolicy[] }>(
-        resourcePath('vpcresources.k8s.aws/v1beta1', 'securitygrouppolicies'),
-      );
-      return list.items ?? [];
-    } catch (error) {
-      if (isStatus(error, 'NotFound')) return [];
-      throw error;
-    }
+    this.#task.close();
   }
 
   /** Whether each regular pod must be cut off now (by container id), with the reason. */
   async #verdicts(): Promise<Map<string, string | undefined>> {
-    const policies = await this.#policies();
+    const policies = await readPolicies(this.options.kube);
+    const regulars = this.options.regularPods();
+    const verdicts = new Map<string, string | undefined>();
+    // The usual case costs one list: no policy where this node's regular pods live.
+    const namespaces = new Set(policies.map((policy) => policy.metadata.namespace));
+    if (!regulars.some((regular) => namespaces.has(regular.podNamespace ?? ''))) return verdicts;
     const pods = await this.options.kube.get<{ items?: KubeResource[] }>(
       `${resourcePath('v1', 'pods')}?fieldSelector=${encodeURIComponent(`spec.nodeName=${this.options.nodeName}`)}`,
     );
@@ -115,8 +87,7 @@ export class PodIsolation {
         pod,
       ]),
     );
-    const verdicts = new Map<string, string | undefined>();
-    for (const regular of this.options.regularPods()) {
+    for (const regular of regulars) {
       const pod = byName.get(`${regular.podNamespace ?? ''}/${regular.podName ?? ''}`);
       const namespace = regular.podNamespace ?? '';
       const inNamespace = policies.filter((policy) => policy.metadata.namespace === namespace);
@@ -124,11 +95,7 @@ export class PodIsolation {
         verdicts.set(regular.containerId, undefined);
         continue;
       }
-      const accountName = ((pod.spec ?? {}) as Json).serviceAccountName;
-      const serviceAccount = await this.#serviceAccount(
-        namespace,
-        typeof accountName === 'string' && accountName !== '' ? accountName : 'default',
-      );
+      const serviceAccount = await readServiceAccount(this.options.kube, namespace, pod.spec);
       const plan = regularPodPlan({ pod, policies: inNamespace, serviceAccount });
       verdicts.set(regular.containerId, plan.kind === 'refuse' ? plan.reason : undefined);
     }
@@ -138,16 +105,27 @@ export class PodIsolation {
   /** One pass over the node's regular pods. */
   async reconcile(): Promise<void> {
     const verdicts = await this.#verdicts();
+    const firstPass = this.#cut === undefined;
+    const cut = (this.#cut ??= new Set());
     for (const regular of this.options.regularPods()) {
+      const reason = verdicts.get(regular.containerId);
+      // Links are looked at only where something may change (all of them once, after a restart).
+      if (!firstPass && reason === undefined && !cut.has(regular.containerId)) continue;
+      if (reason !== undefined && cut.has(regular.containerId)) continue;
       const host = hostInterfaceName(regular.containerId);
       const up = await linkIsUp(host);
-      if (up === undefined) continue;
-      const reason = verdicts.get(regular.containerId);
-      if (reason !== undefined && up) {
-        await runCommand(['ip', 'link', 'set', host, 'down']);
-        this.options.log(`cut off ${host}: ${reason}`);
-        await this.#event(regular, reason);
-      } else if (reason === undefined && !up) {
+      if (up === undefined) {
+        cut.delete(regular.containerId);
+        continue;
+      }
+      if (reason !== undefined) {
+        if (up) {
+          await runCommand(['ip', 'link', 'set', host, 'down']);
+          this.options.log(`cut off ${host}: ${reason}`);
+          await this.#event(regular, reason);
+        }
+        cut.add(regular.containerId);
+      } else if (!up) {
         await runCommand(['ip', 'link', 'set', host, 'up']);
         // Taking the link down dropped the route through it.
         await runCommand([
@@ -163,7 +141,8 @@ export class PodIsolation {
         this.options.log(
           `put back ${host}: pod ${regular.podNamespace ?? ''}/${regular.podName ?? ''} matches no policy now`,
         );
-      }
+        cut.delete(regular.containerId);
+      } else cut.delete(regular.containerId);
     }
   }
 

@@ -18,7 +18,7 @@ import {
   regularPodPlan,
   type PodNetworkPlan,
 } from '../core/cni/pod-network-plan.js';
-import type { SecurityGroupPolicy } from '../core/policy/security-group-policy.js';
+import { readPolicies, readServiceAccount } from './policy-lookups.js';
 
 export interface PodRef {
   readonly podNamespace: string;
@@ -34,8 +34,6 @@ export interface PodNetworksOptions {
   readonly pollMs?: number;
 }
 
-type Json = Record<string, unknown>;
-
 export class PodNetworks {
   constructor(private readonly options: PodNetworksOptions) {}
 
@@ -48,40 +46,11 @@ export class PodNetworks {
     }
   }
 
-  async #serviceAccount(namespace: string, name: string) {
-    try {
-      const account = await this.options.kube.get(
-        resourcePath('v1', 'serviceaccounts', namespace, name),
-      );
-      return { namespace, name, labels: account.metadata.labels ?? {} };
-    } catch (error) {
-      if (isStatus(error, 'NotFound')) return undefined;
-      throw error;
-    }
-  }
-
-  /** The namespace's policies; none when the CRD is not installed. */
-  async #policies(namespace: string): Promise<SecurityGroupPolicy[]> {
-    try {
-      const list = await this.options.kube.get<{ items?: SecurityGroupPolicy[] }>(
-        resourcePath('vpcresources.k8s.aws/v1beta1', 'securitygrouppolicies', namespace),
-      );
-      return list.items ?? [];
-    } catch (error) {
-      if (isStatus(error, 'NotFound')) return [];
-      throw error;
-    }
-  }
-
   async #regularPlan(pod: KubeResource): Promise<PodNetworkPlan> {
     const namespace = pod.metadata.namespace ?? '';
-    const policies = await this.#policies(namespace);
+    const policies = await readPolicies(this.options.kube, namespace);
     if (policies.length === 0) return { kind: 'regular' };
-    const accountName = ((pod.spec ?? {}) as Json).serviceAccountName;
-    const serviceAccount = await this.#serviceAccount(
-      namespace,
-      typeof accountName === 'string' && accountName !== '' ? accountName : 'default',
-    );
+    const serviceAccount = await readServiceAccount(this.options.kube, namespace, pod.spec);
     return regularPodPlan({ pod, policies, serviceAccount });
   }
 

@@ -89,17 +89,7 @@ describe.skipIf(!isRoot)(
       );
     };
 
-    const eventsOf = (namespace: string, pod: string) =>
-      kubectl(
-        '-n',
-        namespace,
-        'get',
-        'events',
-        '--field-selector',
-        `involvedObject.name=${pod}`,
-        '-o',
-        'jsonpath={range .items[*]}{.type} {.reason} {.source.component}: {.message}{"\\n"}{end}',
-      );
+    const eventsOf = (namespace: string, pod: string) => sandbox.eventsOf(namespace, pod);
 
     /** A pod of the sandbox's m5.large pool (or where `nodeSelector` says). */
     const podYaml = (
@@ -134,17 +124,9 @@ spec:
 ${spec}
 `);
       if (!probe) return;
-      let streak = 0;
-      await waitFor(
-        async () => {
-          const result = await sandbox.kubectl(
-            ['apply', '--dry-run=server', '-o', 'json', '-f', '-'],
-            podYaml(`probe-${name}`, namespace, probe.labels, probe),
-          );
-          streak = result.stdout.includes('vpc.amazonaws.com/pod-eni') ? streak + 1 : 0;
-          return streak >= 3;
-        },
-        { timeoutMs: 30_000, what: `the webhooks to know policy ${namespace}/${name}` },
+      await sandbox.waitForPolicyInWebhooks(
+        podYaml(`probe-${name}`, namespace, probe.labels, probe),
+        `policy ${namespace}/${name}`,
       );
     };
 
@@ -206,19 +188,7 @@ ${spec}
         .find((eni) => eni.NetworkInterfaceId === eniId)
         ?.Groups.map((group) => group.GroupId) ?? [];
 
-    const createGroup = async (name: string, vpcId: string) =>
-      (
-        await sandbox.awsJson<{ GroupId: string }>([
-          'ec2',
-          'create-security-group',
-          '--group-name',
-          name,
-          '--description',
-          name,
-          '--vpc-id',
-          vpcId,
-        ])
-      ).GroupId;
+    const createGroup = (name: string, vpcId: string) => sandbox.createSecurityGroup(name, vpcId);
 
     beforeAll(async () => {
       home = createTestHome();

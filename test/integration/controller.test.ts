@@ -345,9 +345,24 @@ describe.skipIf(!isRoot)('the controller: CRDs, webhooks, fail-closed admission'
         '-o',
         'jsonpath={.spec.holderIdentity}',
       ]);
-    await waitFor(async () => (await holder()).includes('_'), {
-      timeoutMs: 60_000,
-      what: 'a leader',
+    const running = async () =>
+      (
+        await sandbox.kubectlOk([
+          '-n',
+          'kube-system',
+          'get',
+          'pods',
+          '-l',
+          'app=vpc-resource-controller',
+          '--field-selector=status.phase=Running',
+          '-o',
+          'jsonpath={.items[*].metadata.name}',
+        ])
+      ).split(' ');
+    // After the scale to zero and back, the lease names a gone pod until it expires.
+    await waitFor(async () => (await running()).includes((await holder()).split('_')[0] ?? ''), {
+      timeoutMs: 90_000,
+      what: 'a leader among the running replicas',
     });
     const leader = (await holder()).split('_')[0] ?? '';
     await sandbox.kubectlOk([

@@ -94,19 +94,7 @@ describe.skipIf(!isRoot)('pod networking through branch ENIs: the agent and its 
       `--timeout=${String(timeoutMs / 1000)}s`,
     );
 
-  const createGroup = async (name: string, vpcId: string) =>
-    (
-      await sandbox.awsJson<{ GroupId: string }>([
-        'ec2',
-        'create-security-group',
-        '--group-name',
-        name,
-        '--description',
-        name,
-        '--vpc-id',
-        vpcId,
-      ])
-    ).GroupId;
+  const createGroup = (name: string, vpcId: string) => sandbox.createSecurityGroup(name, vpcId);
 
   const allow = (groupId: string, protocol: string, port: number, source: string) =>
     aws(
@@ -130,17 +118,9 @@ spec:
   podSelector: {matchLabels: {app: ${app}}}
   securityGroups: {groupIds: [${groupId}]}
 `);
-    let streak = 0;
-    await waitFor(
-      async () => {
-        const dry = await sandbox.kubectl(
-          ['apply', '--dry-run=server', '-o', 'json', '-f', '-'],
-          serverPod(namespace, `probe-${name}`, app),
-        );
-        streak = dry.stdout.includes('vpc.amazonaws.com/pod-eni') ? streak + 1 : 0;
-        return streak >= 3;
-      },
-      { timeoutMs: 30_000, what: `the webhooks to know policy ${namespace}/${name}` },
+    await sandbox.waitForPolicyInWebhooks(
+      serverPod(namespace, `probe-${name}`, app),
+      `policy ${namespace}/${name}`,
     );
   };
 
@@ -165,17 +145,7 @@ ${options.probe ? '    readinessProbe: {tcpSocket: {port: 8080}, periodSeconds: 
   const logsOf = async (namespace: string, label: string) =>
     (await sandbox.kubectl(['-n', namespace, 'logs', '-l', label, '--tail=20'])).stdout;
 
-  const eventsOf = (namespace: string, name: string) =>
-    kubectl(
-      '-n',
-      namespace,
-      'get',
-      'events',
-      '--field-selector',
-      `involvedObject.name=${name}`,
-      '-o',
-      'jsonpath={range .items[*]}{.type} {.reason}: {.message}{"\\n"}{end}',
-    );
+  const eventsOf = (namespace: string, name: string) => sandbox.eventsOf(namespace, name);
 
   const nodeRules = async () =>
     (await runCommand(['ip', '-n', nodeNamespace, '-4', 'rule', 'show'])).stdout;
@@ -530,14 +500,14 @@ spec:
       },
     );
     expect(await eventsOf('late', 'early')).toContain(
-      'Warning PodNetworkIsolated: pod late/early matches SecurityGroupPolicy late',
+      'Warning PodNetworkIsolated aws-node: pod late/early matches SecurityGroupPolicy late',
     );
     // Admitted before its policy, scheduled after: ADD is refused, the pod stays ContainerCreating.
     await kubectl('label', 'node', sgpNode, 'late=yes');
     await waitFor(
       async () =>
         (await eventsOf('late', 'later')).includes(
-          'Warning FailedCreatePodSandBox: Failed to create pod sandbox',
+          'Warning FailedCreatePodSandBox kubelet: Failed to create pod sandbox',
         ) &&
         (await eventsOf('late', 'later')).includes(
           'matches SecurityGroupPolicy late but has no vpc.amazonaws.com/pod-eni request',

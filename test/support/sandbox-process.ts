@@ -7,6 +7,7 @@ import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { cliPath } from './run-cli.js';
+import { waitFor } from './wait-for.js';
 
 export interface CommandResult {
   readonly code: number;
@@ -90,5 +91,53 @@ export class SandboxProcess {
     const result = await run('aws', [...args, '--output', 'json'], this.awsEnv(), 60_000);
     if (result.code !== 0) throw new Error(`aws ${args.join(' ')} failed:\n${result.stderr}`);
     return JSON.parse(result.stdout || '{}') as T;
+  }
+
+  /** `aws ec2 create-security-group` in the VPC; the group id. */
+  async createSecurityGroup(name: string, vpcId: string): Promise<string> {
+    const { GroupId } = await this.awsJson<{ GroupId: string }>([
+      'ec2',
+      'create-security-group',
+      '--group-name',
+      name,
+      '--description',
+      name,
+      '--vpc-id',
+      vpcId,
+    ]);
+    return GroupId;
+  }
+
+  /** A pod's events, one `<type> <reason> <component>: <message>` line each. */
+  eventsOf(namespace: string, name: string): Promise<string> {
+    return this.kubectlOk([
+      '-n',
+      namespace,
+      'get',
+      'events',
+      '--field-selector',
+      `involvedObject.name=${name}`,
+      '-o',
+      'jsonpath={range .items[*]}{.type} {.reason} {.source.component}: {.message}{"\\n"}{end}',
+    ]);
+  }
+
+  /**
+   * Waits until server-side dry runs of `podYaml` come back with the pod-eni request three times
+   * in a row: both webhook replicas' caches know the policy just applied.
+   */
+  async waitForPolicyInWebhooks(podYaml: string, what: string): Promise<void> {
+    let streak = 0;
+    await waitFor(
+      async () => {
+        const result = await this.kubectl(
+          ['apply', '--dry-run=server', '-o', 'json', '-f', '-'],
+          podYaml,
+        );
+        streak = result.stdout.includes('vpc.amazonaws.com/pod-eni') ? streak + 1 : 0;
+        return streak >= 3;
+      },
+      { timeoutMs: 30_000, what: `the webhooks to know ${what}` },
+    );
   }
 }

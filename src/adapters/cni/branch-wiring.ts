@@ -18,7 +18,13 @@ import { writeFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { runCommand } from '../exec/run-command.js';
 import { CniError } from './cni-plugin-protocol.js';
-import { linkExists, type PodLink } from './point-to-point.js';
+import {
+  hostMac,
+  interfaceMac,
+  linkExists,
+  wirePodSide,
+  type PodLink,
+} from './point-to-point.js';
 
 export type EnforcingMode = 'strict' | 'standard';
 
@@ -58,26 +64,12 @@ export function branchHostVethName(containerId: string, mode: EnforcingMode): st
   return `${mode === 'strict' ? 'vlan' : 'eni'}${hash}`;
 }
 
-function hostVethMac(containerId: string): string {
-  const bytes = createHash('sha1').update(`mac:${containerId}`).digest().subarray(0, 5);
-  return ['02', ...[...bytes].map((byte) => byte.toString(16).padStart(2, '0'))].join(':');
-}
-
-async function linkMac(name: string, namespace?: string): Promise<string | undefined> {
-  const argv = namespace
-    ? ['ip', '-n', namespace, '-j', 'link', 'show', name]
-    : ['ip', '-j', 'link', 'show', name];
-  const { stdout, exitCode } = await runCommand(argv, { okExitCodes: [0, 1, 255] });
-  if (exitCode !== 0) return undefined;
-  return (JSON.parse(stdout) as { address?: string }[])[0]?.address;
-}
-
 /** Waits (bounded) for the cloud to plug the branch's port in, and checks it is that ENI's. */
 async function waitForPort(port: BranchPort, timeoutMs: number): Promise<void> {
   const name = vlanInterfaceName(port.vlanId);
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const mac = await linkMac(name);
+    const mac = await interfaceMac(name);
     if (mac !== undefined) {
       if (mac.toLowerCase() !== port.mac) {
         throw new CniError(
@@ -176,39 +168,11 @@ export async function wireBranchPod(
   portWaitMs = 10_000,
 ): Promise<unknown> {
   await waitForPort(port, portWaitMs);
-  const mac = hostVethMac(state.containerId);
-  if (!(await linkExists(state.hostVeth))) {
-    await runCommand([
-      'ip',
-      'link',
-      'add',
-      state.hostVeth,
-      'address',
-      mac,
-      'type',
-      'veth',
-      'peer',
-      'name',
-      link.ifname,
-      'netns',
-      link.netns,
-    ]);
-  }
-  writeFileSync('/proc/sys/net/ipv4/ip_forward', '1');
+  const mac = hostMac(state.containerId);
+  const podMac = await wirePodSide(link, state.hostVeth, mac, port.address);
   await ipBatch(await staleRuleDeletions(port.vlanId, port.address));
   await flushTable(port.vlanId);
   await ipBatch(nodeLines(state, port));
-  await ipBatch(
-    [
-      `addr replace ${port.address}/32 dev ${link.ifname}`,
-      `link set ${link.ifname} up`,
-      `route replace 169.254.1.1 dev ${link.ifname} scope link`,
-      `route replace default via 169.254.1.1 dev ${link.ifname}`,
-      `neigh replace 169.254.1.1 dev ${link.ifname} lladdr ${mac} nud permanent`,
-    ],
-    link.netns,
-  );
-  const podMac = (await linkMac(link.ifname, link.netns)) ?? '';
   const dummy = `dummy${createHash('sha1').update(state.containerId).digest('hex').slice(0, 11)}`;
   return {
     cniVersion,

@@ -23,7 +23,8 @@ export function hostInterfaceName(containerId: string): string {
   return `veth${createHash('sha1').update(containerId).digest('hex').slice(0, 11)}`;
 }
 
-function hostMac(containerId: string): string {
+/** The node end's MAC: locally administered, fixed per container (stable across ADD retries). */
+export function hostMac(containerId: string): string {
   const bytes = createHash('sha1').update(`mac:${containerId}`).digest().subarray(0, 5);
   return ['02', ...[...bytes].map((byte) => byte.toString(16).padStart(2, '0'))].join(':');
 }
@@ -52,15 +53,29 @@ export async function linkExists(name: string, namespace?: string): Promise<bool
   return exitCode === 0;
 }
 
-/** Wires the pod with `address`; returns the CNI result (spec 1.0.0 shape). */
-export async function wirePointToPoint(
+/** An interface's MAC, or undefined when it does not exist. */
+export async function interfaceMac(name: string, namespace?: string): Promise<string | undefined> {
+  const argv = namespace
+    ? ['ip', '-n', namespace, '-j', 'link', 'show', name]
+    : ['ip', '-j', 'link', 'show', name];
+  const { stdout, exitCode } = await runCommand(argv, { okExitCodes: [0, 1, 255] });
+  if (exitCode !== 0) return undefined;
+  return (JSON.parse(stdout) as { address?: string }[])[0]?.address;
+}
+
+/**
+ * The veth pair (node end `host` with `mac`, pod end `link.ifname` in the pod's namespace) and
+ * the pod side every VPC CNI pod has: its address as /32, a link route to 169.254.1.1 and the
+ * default route through it, a permanent neighbour entry for it at the node end's MAC. Turns
+ * forwarding on in the node's namespace. Returns the pod end's MAC.
+ */
+export async function wirePodSide(
   link: PodLink,
+  host: string,
+  mac: string,
   address: string,
-  cniVersion: string,
-): Promise<unknown> {
-  const { containerId, netns, ifname } = link;
-  const host = hostInterfaceName(containerId);
-  const mac = hostMac(containerId);
+): Promise<string> {
+  const { netns, ifname } = link;
   if (!(await linkExists(host))) {
     await runCommand([
       'ip',
@@ -80,9 +95,6 @@ export async function wirePointToPoint(
   }
   // As the reference ptp plugin does: the node routes between its pods.
   writeFileSync('/proc/sys/net/ipv4/ip_forward', '1');
-  await runCommand(['ip', '-batch', '-'], {
-    input: `link set ${host} up\nroute replace ${address}/32 dev ${host} scope link\n`,
-  });
   await runCommand(['ip', '-n', netns, '-batch', '-'], {
     input: [
       `addr replace ${address}/32 dev ${ifname}`,
@@ -93,8 +105,22 @@ export async function wirePointToPoint(
       '',
     ].join('\n'),
   });
-  const { stdout } = await runCommand(['ip', '-n', netns, '-j', 'link', 'show', ifname]);
-  const podMac = (JSON.parse(stdout) as { address?: string }[])[0]?.address ?? '';
+  return (await interfaceMac(ifname, netns)) ?? '';
+}
+
+/** Wires the pod with `address`; returns the CNI result (spec 1.0.0 shape). */
+export async function wirePointToPoint(
+  link: PodLink,
+  address: string,
+  cniVersion: string,
+): Promise<unknown> {
+  const { containerId, netns, ifname } = link;
+  const host = hostInterfaceName(containerId);
+  const mac = hostMac(containerId);
+  const podMac = await wirePodSide(link, host, mac, address);
+  await runCommand(['ip', '-batch', '-'], {
+    input: `link set ${host} up\nroute replace ${address}/32 dev ${host} scope link\n`,
+  });
   return {
     cniVersion,
     interfaces: [
