@@ -380,6 +380,38 @@ function buildProgram(): Command {
     });
 
   program
+    .command('env')
+    .description(
+      'Print the exports that point kubectl and the aws CLI at the sandbox: eval "$(sgpods env)".',
+    )
+    .action(async () => {
+      const { runEnv } = await import('./commands/env-and-logs.js');
+      process.exitCode = runEnv(resolveHome(program.opts<GlobalOptions>().home));
+    });
+
+  program
+    .command('logs')
+    .description('Show (-f: follow) the log of cloud, kube, controller, aws-node or coredns.')
+    .argument('<component>', 'cloud, kube, controller, aws-node or coredns')
+    .option('-f, --follow', 'keep printing new lines')
+    .action(async (component: string, options: { follow?: boolean }) => {
+      const { runLogs } = await import('./commands/env-and-logs.js');
+      process.exitCode = await runLogs(resolveHome(program.opts<GlobalOptions>().home), component, {
+        follow: options.follow === true,
+      });
+    });
+
+  program
+    .command('demo')
+    .description(
+      'Replay the EKS workshop "security groups for pods" on the sandbox (started if needed) with the aws CLI and kubectl; exit 0 when green reads RDS and red times out.',
+    )
+    .action(async () => {
+      const { runDemo } = await import('./commands/demo.js');
+      process.exitCode = await runDemo({ home: resolveHome(program.opts<GlobalOptions>().home) });
+    });
+
+  program
     .command('down')
     .description(
       'Stop every process of the home and remove every kernel object it created (namespaces, links, nft tables).',

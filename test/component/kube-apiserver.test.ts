@@ -69,6 +69,23 @@ describe('the local Kubernetes API server', () => {
       'jsonpath={.type} {.data.host} {.data.password}',
     ]);
     expect(secret.stdout).toBe('Opaque eQ== eA==');
+    // stringData is write-only: merged into data, over the same key, and never stored.
+    const withStringData = join(home, 'secret.yaml');
+    writeFileSync(
+      withStringData,
+      'apiVersion: v1\nkind: Secret\nmetadata:\n  name: mixed\n  namespace: sg-per-pod\ndata:\n  a: eA==\n  b: eA==\nstringData:\n  b: rds.example\n',
+    );
+    expect((await kubectl(['apply', '-f', withStringData])).stdout).toBe('secret/mixed created\n');
+    const mixed = await kubectl([
+      '-n',
+      'sg-per-pod',
+      'get',
+      'secret',
+      'mixed',
+      '-o',
+      'jsonpath={.type} {.data.a} {.data.b} [{.stringData}]',
+    ]);
+    expect(mixed.stdout).toBe(`Opaque eA== ${Buffer.from('rds.example').toString('base64')} []`);
 
     const manifest = join(home, 'cm.yaml');
     writeFileSync(

@@ -18,13 +18,7 @@ import { writeFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { runCommand } from '../exec/run-command.js';
 import { CniError } from './cni-plugin-protocol.js';
-import {
-  hostMac,
-  interfaceMac,
-  linkExists,
-  wirePodSide,
-  type PodLink,
-} from './point-to-point.js';
+import { hostMac, interfaceMac, linkExists, wirePodSide, type PodLink } from './point-to-point.js';
 
 export type EnforcingMode = 'strict' | 'standard';
 

@@ -95,7 +95,6 @@ function defaultedTemplate(template: unknown): Json {
 }
 
 const defaulters: Readonly<Record<string, (object: KubeObject) => KubeObject>> = {
-  '/secrets': (secret) => (secret.type ? secret : { ...secret, type: 'Opaque' }),
   '/namespaces': (namespace) => ({
     ...namespace,
     metadata: {
@@ -117,6 +116,17 @@ const defaulters: Readonly<Record<string, (object: KubeObject) => KubeObject>> =
   }),
   '/pods': (pod) => ({ ...pod, spec: defaultedPodSpec(pod.spec) }),
   '/services': (service) => ({ ...service, spec: defaultedServiceSpec(service.spec) }),
+  // stringData is write-only: merged into data (base64), winning over the same key there.
+  '/secrets': (secret) => {
+    const { stringData, ...rest } = secret as KubeObject & { stringData?: unknown };
+    const data = { ...(objectAt(secret.data) as Record<string, string>) };
+    for (const [key, value] of Object.entries(objectAt(stringData)))
+      data[key] = Buffer.from(String(value), 'utf8').toString('base64');
+    const type = typeof secret.type === 'string' && secret.type !== '' ? secret.type : 'Opaque';
+    return stringData === undefined && secret.data === undefined
+      ? { ...rest, type }
+      : { ...rest, type, data };
+  },
   'apps/deployments': (deployment) => {
     const spec = objectAt(deployment.spec);
     return {
