@@ -54,7 +54,10 @@ class Workstation {
   }
 
   run(argv: readonly string[], options: { input?: string; quiet?: boolean } = {}): Promise<Run> {
-    if (!options.quiet) process.stdout.write(`  $ ${argv.map(quoted).join(' ')}\n`);
+    if (!options.quiet) {
+      const what = options.input === undefined ? '' : `   # ${manifestName(options.input)}`;
+      process.stdout.write(`  $ ${argv.map(quoted).join(' ')}${what}\n`);
+    }
     const [command = '', ...args] = argv;
     return new Promise((resolve) => {
       const child = execFile(
@@ -80,6 +83,14 @@ class Workstation {
       throw new Error(`${argv.slice(0, 3).join(' ')} failed: ${result.stderr || result.stdout}`);
     return result.stdout;
   }
+}
+
+/** `Kind namespace/name` of a manifest given on stdin (YAML or JSON), for the narration. */
+function manifestName(input: string): string {
+  const field = (key: string) =>
+    new RegExp(`"?${key}"?\\s*:\\s*"?([\\w.-]+)`).exec(input)?.[1] ?? '';
+  const namespaced = field('namespace');
+  return `${field('kind')} ${namespaced ? `${namespaced}/` : ''}${field('name')}`;
 }
 
 function quoted(word: string): string {
