@@ -8,6 +8,7 @@ import { branchEnisBenchmark } from './branch-enis.bench.js';
 import { cloudBenchmark } from './cloud.bench.js';
 import { cniAddBenchmark } from './cni-add.bench.js';
 import { dataplaneBenchmark } from './dataplane.bench.js';
+import { demoBenchmark } from './demo.bench.js';
 import { evaluatorBenchmark } from './evaluator.bench.js';
 import { instancesBenchmark } from './instances.bench.js';
 import { kubeBenchmark } from './kube.bench.js';
@@ -33,6 +34,7 @@ const benchmarks: readonly Benchmark[] = [
   webhookBenchmark,
   branchEnisBenchmark,
   cniAddBenchmark,
+  demoBenchmark,
 ];
 
 async function main(names: readonly string[]): Promise<number> {

@@ -5,8 +5,8 @@
  * resynced from it at start, so a crash anywhere leaves state and kernel reconcilable.
  */
 import { randomBytes } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { chmodSync, existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
 import { ensureServingCertificates } from '../../adapters/tls/certificates.js';
 import { AwsServiceError, Ec2RequestError, InputError } from '../../core/errors.js';
 import { kernelName, kernelPrefix } from '../../core/kernel-names.js';
@@ -68,6 +68,25 @@ export function routerNamespaceOf(home: string): string {
 function accessKeyId(): string {
   const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
   return `AKIA${Array.from(randomBytes(16), (byte) => alphabet[byte % 32]).join('')}`;
+}
+
+/**
+ * RDS instances run as the `postgres` user with their data under the home, so the home must be
+ * searchable by others (its secrets are files of mode 0600): the home is made so, and a parent
+ * that is not refuses the start — otherwise every DB would stay `creating` for ever.
+ */
+function makeTraversable(home: string): void {
+  const mode = statSync(home).mode & 0o7777;
+  if ((mode & 0o001) === 0) chmodSync(home, mode | 0o001);
+  for (let directory = dirname(resolve(home)); ; directory = dirname(directory)) {
+    const parentMode = statSync(directory).mode & 0o777;
+    if ((parentMode & 0o001) === 0) {
+      throw new InputError(
+        `${directory} (mode ${parentMode.toString(8)}) is not searchable by other users, so the postgres user that runs RDS instances cannot reach ${home}; chmod o+x ${directory}, or use a home elsewhere`,
+      );
+    }
+    if (dirname(directory) === directory) return;
+  }
 }
 
 export class CloudService {
@@ -165,6 +184,7 @@ export class CloudService {
   /** Opens (creating on first start) the home's cloud; with `dataplane`, resyncs the kernel. */
   static async open(options: CloudServiceOptions): Promise<CloudService> {
     mkdirSync(options.home, { recursive: true, mode: 0o755 });
+    if (options.dataplane) makeTraversable(options.home);
     const path = cloudDatabasePath(options.home);
     const database = openCloudDatabase(path);
     let service: CloudService;
