@@ -12,6 +12,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { readAwsEnvVariables } from '../src/adapters/aws/home-aws.js';
 import { percentile } from './random.js';
 import type { Benchmark } from './run.js';
 
@@ -93,13 +94,7 @@ export const cniAddBenchmark: Benchmark = {
         '--timeout=120s',
       ]);
       kubectl(['create', 'namespace', 'bench']);
-      const awsEnv = Object.fromEntries(
-        readFileSync(join(home, 'aws-env'), 'utf8')
-          .split('\n')
-          .map((line) => /^export ([A-Z_0-9]+)='(.*)'$/.exec(line))
-          .filter((match): match is RegExpExecArray => match !== null)
-          .map((match) => [match[1] ?? '', match[2] ?? '']),
-      );
+      const awsEnv = readAwsEnvVariables(home);
       const vpcId = run(
         'aws',
         ['ec2', 'describe-vpcs', '--query', 'Vpcs[0].VpcId', '--output', 'text'],

@@ -4,8 +4,8 @@
  * machine's kubectl (own KUBECACHEDIR) and aws CLI (the home's aws-env).
  */
 import { execFile } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { readAwsEnvVariables } from '../../src/adapters/aws/home-aws.js';
 import { cliPath } from './run-cli.js';
 import { waitFor } from './wait-for.js';
 
@@ -79,12 +79,7 @@ export class SandboxProcess {
 
   /** The aws CLI with the home's settings (`<home>/aws-env`). */
   awsEnv(): NodeJS.ProcessEnv {
-    const env: NodeJS.ProcessEnv = {};
-    for (const line of readFileSync(join(this.home, 'aws-env'), 'utf8').split('\n')) {
-      const match = /^export ([A-Z_0-9]+)='(.*)'$/.exec(line);
-      if (match?.[1]) env[match[1]] = match[2] ?? '';
-    }
-    return env;
+    return readAwsEnvVariables(this.home);
   }
 
   async awsJson<T = Record<string, unknown>>(args: readonly string[]): Promise<T> {

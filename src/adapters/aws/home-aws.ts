@@ -19,16 +19,22 @@ export function awsEnvPath(home: string): string {
   return join(home, 'aws-env');
 }
 
-/** The cloud's settings, or undefined while the cloud has not written them. */
-export function readHomeAwsSettings(home: string): HomeAwsSettings | undefined {
+/** The variables `<home>/aws-env` exports (empty while the cloud has not written it). */
+export function readAwsEnvVariables(home: string): Record<string, string> {
   const path = awsEnvPath(home);
-  if (!existsSync(path)) return undefined;
-  const values = new Map<string, string>();
+  const values: Record<string, string> = {};
+  if (!existsSync(path)) return values;
   for (const line of readFileSync(path, 'utf8').split('\n')) {
     const match = /^export ([A-Z_0-9]+)='(.*)'$/.exec(line);
-    if (match) values.set(match[1] ?? '', (match[2] ?? '').replace(/'\\''/g, "'"));
+    if (match) values[match[1] ?? ''] = (match[2] ?? '').replace(/'\\''/g, "'");
   }
-  const get = (name: string) => values.get(name) ?? '';
+  return values;
+}
+
+/** The cloud's settings, or undefined while the cloud has not written them. */
+export function readHomeAwsSettings(home: string): HomeAwsSettings | undefined {
+  const values = readAwsEnvVariables(home);
+  const get = (name: string) => values[name] ?? '';
   const settings = {
     accessKeyId: get('AWS_ACCESS_KEY_ID'),
     secretAccessKey: get('AWS_SECRET_ACCESS_KEY'),

@@ -12,7 +12,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { awsEnvPath } from '../../adapters/aws/home-aws.js';
+import { readAwsEnvVariables } from '../../adapters/aws/home-aws.js';
 import type { ClusterConfig } from '../../core/eks/cluster-config.js';
 import { exitCodes, type ExitCode } from '../exit-codes.js';
 import { kubeconfigPathOf } from '../sandbox/sandbox-session.js';
@@ -41,16 +41,12 @@ class Workstation {
   readonly #env: NodeJS.ProcessEnv;
 
   constructor(home: string) {
-    const env: NodeJS.ProcessEnv = {
+    this.#env = {
       ...process.env,
       KUBECONFIG: kubeconfigPathOf(home),
       KUBECACHEDIR: join(home, 'kubectl-cache'),
+      ...readAwsEnvVariables(home),
     };
-    for (const line of readFileSync(awsEnvPath(home), 'utf8').split('\n')) {
-      const match = /^export ([A-Z_0-9]+)='(.*)'$/.exec(line);
-      if (match?.[1]) env[match[1]] = match[2] ?? '';
-    }
-    this.#env = env;
   }
 
   run(argv: readonly string[], options: { input?: string; quiet?: boolean } = {}): Promise<Run> {
