@@ -58,8 +58,19 @@ async function tcpProbe(socket: Json, probe: Json, target: ProbeTarget): Promise
   const port = portOf(socket.port, target.ports);
   const host = typeof socket.host === 'string' ? socket.host : target.podIp;
   const script = `exec 3<>/dev/tcp/${host}/${String(port)}`;
+  // --norc: bash reads ~/.bashrc when its stdin is a socket (as libuv's pipes are) and SHLVL is
+  // unset, and a slow rc file (pyenv init) then eats the probe's whole timeout.
   const result = await runCommand(
-    [...inNode(target), 'timeout', String(timeout.seconds), 'bash', '-c', script],
+    [
+      ...inNode(target),
+      'timeout',
+      String(timeout.seconds),
+      'bash',
+      '--norc',
+      '--noprofile',
+      '-c',
+      script,
+    ],
     { okExitCodes: anyExitCode, timeoutMs: timeout.ms },
   ).catch(() => ({ exitCode: 1 }));
   return result.exitCode === 0
