@@ -23,11 +23,15 @@ describe('EKS node identity', () => {
       managed: true,
       imageId: 'ami-0123456789abcdef0',
       extraLabels: { role: 'sgp' },
+      clusterName: 'eksworkshop-eksctl',
     });
     expect(identity.name).toBe('ip-192-168-40-7.us-west-2.compute.internal');
     expect(identity.labels).toMatchObject({
       role: 'sgp',
       'eks.amazonaws.com/nodegroup': 'nodegroup-sec-group',
+      // eksctl's own labels, which the workshop selects on (--selector alpha.eksctl.io/...).
+      'alpha.eksctl.io/nodegroup-name': 'nodegroup-sec-group',
+      'alpha.eksctl.io/cluster-name': 'eksworkshop-eksctl',
       'eks.amazonaws.com/nodegroup-image': 'ami-0123456789abcdef0',
       'node.kubernetes.io/instance-type': 'm5.large',
       'topology.kubernetes.io/zone': 'us-west-2b',

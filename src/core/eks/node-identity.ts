@@ -26,6 +26,8 @@ export interface NodeIdentityInput {
   readonly managed: boolean;
   readonly imageId: string;
   readonly extraLabels?: Readonly<Record<string, string>>;
+  /** eksctl labels every node of its groups, managed or not, with the cluster's name. */
+  readonly clusterName?: string;
 }
 
 export interface NodeIdentity {
@@ -49,13 +51,17 @@ export function nodeCapacity(instanceType: string): Record<string, string> {
 export function nodeIdentity(input: NodeIdentityInput): NodeIdentity {
   const capacity = nodeCapacity(input.instanceType);
   const name = privateDnsName(input.privateIp, input.region);
-  const groupLabels: Record<string, string> = input.managed
-    ? {
-        'eks.amazonaws.com/nodegroup': input.nodeGroup,
-        'eks.amazonaws.com/nodegroup-image': input.imageId,
-        'eks.amazonaws.com/capacityType': 'ON_DEMAND',
-      }
-    : { 'alpha.eksctl.io/nodegroup-name': input.nodeGroup };
+  const groupLabels: Record<string, string> = {
+    ...(input.clusterName ? { 'alpha.eksctl.io/cluster-name': input.clusterName } : {}),
+    'alpha.eksctl.io/nodegroup-name': input.nodeGroup,
+    ...(input.managed
+      ? {
+          'eks.amazonaws.com/nodegroup': input.nodeGroup,
+          'eks.amazonaws.com/nodegroup-image': input.imageId,
+          'eks.amazonaws.com/capacityType': 'ON_DEMAND',
+        }
+      : {}),
+  };
   return {
     name,
     providerId: providerId(input.availabilityZone, input.instanceId),

@@ -29,7 +29,7 @@ export interface InstanceNodesOptions {
 
 export function nodeSpecOf(
   instance: NodeInstance,
-  options: Pick<InstanceNodesOptions, 'home' | 'prefix' | 'region'>,
+  options: Pick<InstanceNodesOptions, 'home' | 'prefix' | 'region' | 'clusterName'>,
 ): NodeSpec {
   const identity = nodeIdentity({
     instanceId: instance.instanceId,
@@ -41,6 +41,7 @@ export function nodeSpecOf(
     managed: instance.managed,
     imageId: instance.imageId,
     extraLabels: instance.labels,
+    clusterName: options.clusterName,
   });
   const base = join(options.home, 'kube', 'nodes', identity.name, 'cni');
   const confDir = join(base, 'net.d');
