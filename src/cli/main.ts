@@ -290,6 +290,7 @@ function buildProgram(): Command {
     .description("Terminate a node group's instances; returns when its nodes are gone.")
     .option('-f, --config-file <file>', 'an eksctl ClusterConfig naming the node groups')
     .option('--name <name>', 'the node group')
+    .option('--approve', "accepted as eksctl's; the deletion needs no confirmation")
     .action(async (options: { configFile?: string; name?: string }) => {
       const { runNodeGroupDelete } = await import('./commands/nodegroup.js');
       process.exitCode = await runNodeGroupDelete({
@@ -398,6 +399,20 @@ function buildProgram(): Command {
       const { runLogs } = await import('./commands/env-and-logs.js');
       process.exitCode = await runLogs(resolveHome(program.opts<GlobalOptions>().home), component, {
         follow: options.follow === true,
+      });
+    });
+
+  program
+    .command('shell')
+    .description(
+      "A shell on the sandbox's workstation, an instance in the VPC (the workshop's Cloud9) with aws, kubectl, psql, jq, curl and sgpods set up; with -- command, run that instead.",
+    )
+    .argument('[command...]', 'a command to run instead of an interactive shell (after --)')
+    .action(async (command: string[]) => {
+      const { runShell } = await import('./commands/shell.js');
+      process.exitCode = await runShell({
+        home: resolveHome(program.opts<GlobalOptions>().home),
+        command,
       });
     });
 

@@ -21,12 +21,18 @@ function run(
   env: NodeJS.ProcessEnv,
   timeoutMs: number,
   stdin?: string,
+  cwd?: string,
 ): Promise<CommandResult> {
   return new Promise((resolve) => {
     const child = execFile(
       command,
       [...args],
-      { env: { ...process.env, ...env }, timeout: timeoutMs, maxBuffer: 64 * 1024 * 1024 },
+      {
+        env: { ...process.env, ...env },
+        timeout: timeoutMs,
+        maxBuffer: 64 * 1024 * 1024,
+        ...(cwd ? { cwd } : {}),
+      },
       (error, stdout, stderr) => {
         resolve({
           code: error ? (typeof error.code === 'number' ? error.code : -1) : 0,
@@ -48,6 +54,21 @@ export class SandboxProcess {
       [cliPath, '--home', this.home, ...args],
       { NODE_NO_WARNINGS: '1' },
       timeoutMs,
+    );
+  }
+
+  /** A bash script typed into `sgpods shell` (stdin), from `cwd` with `env` added. */
+  shellScript(
+    script: string,
+    options: { cwd: string; env: NodeJS.ProcessEnv; timeoutMs: number },
+  ): Promise<CommandResult> {
+    return run(
+      process.execPath,
+      [cliPath, '--home', this.home, 'shell', '--', 'bash', '-s'],
+      { NODE_NO_WARNINGS: '1', ...options.env },
+      options.timeoutMs,
+      script,
+      options.cwd,
     );
   }
 

@@ -4,9 +4,7 @@
  * /etc/resolv.conf by `ip netns exec`. Stdin, stdout and stderr are passed through, and so is
  * the command's exit status (128 + n when a signal ended it).
  */
-import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { constants } from 'node:os';
 import Database from 'better-sqlite3';
 import { listNamespaces } from '../../adapters/netns/netns.js';
 import { InputError } from '../../core/errors.js';
@@ -16,6 +14,7 @@ import { cloudDatabasePath } from '../../servers/cloud/cloud-service.js';
 import { instanceNamespaceOf } from '../../servers/cloud/dataplane/compute-plane.js';
 import { Ec2Store } from '../../servers/cloud/state/ec2-store.js';
 import { exitCodes } from '../exit-codes.js';
+import { CommandStartError, runInNetworkNamespace } from '../sandbox/namespace-command.js';
 
 export interface ExecOptions {
   readonly home: string;
@@ -55,16 +54,10 @@ export async function runExec(options: ExecOptions): Promise<number> {
       `instance ${instanceId} has no namespace: is the cloud running with its dataplane?`,
     );
   }
-  const child = spawn('ip', ['netns', 'exec', namespace, ...options.command], { stdio: 'inherit' });
-  const forward = (signal: NodeJS.Signals) => child.kill(signal);
-  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(signal, forward);
-  return new Promise((resolve) => {
-    child.once('error', (error) => {
-      resolve(negative(`cannot run ${options.command[0] ?? ''}: ${error.message}`));
-    });
-    child.once('exit', (code, signal) => {
-      for (const name of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.off(name, forward);
-      resolve(code ?? 128 + (signal ? constants.signals[signal] : 0));
-    });
-  });
+  try {
+    return await runInNetworkNamespace(namespace, options.command);
+  } catch (error) {
+    if (error instanceof CommandStartError) return negative(error.message);
+    throw error;
+  }
 }
