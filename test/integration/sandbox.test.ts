@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCommand } from '../../src/adapters/exec/run-command.js';
 import { instanceNamespaceName } from '../../src/core/kernel-names.js';
-import { repoRoot } from '../support/run-cli.js';
+import { cliPath, repoRoot } from '../support/run-cli.js';
 import { SandboxProcess } from '../support/sandbox-process.js';
 import { createTestHome, isRoot, type TestHome } from '../support/test-home.js';
 import { waitFor } from '../support/wait-for.js';
@@ -21,10 +21,16 @@ type Json = Record<string, unknown>;
 interface Snapshot {
   readonly namespaces: string[];
   readonly netnsFiles: string[];
+  readonly hostLinks: string[];
+  readonly hostNftTables: string[];
+  readonly mounts: string[];
 }
 
-async function snapshot(prefix: string): Promise<Snapshot> {
+/** What of the machine could carry the home's mark: namespaces, links, nft tables, mounts. */
+async function snapshot(prefix: string, home: string): Promise<Snapshot> {
   const { stdout } = await runCommand(['ip', 'netns', 'list']);
+  const links = await runCommand(['ip', '-o', 'link', 'show']);
+  const tables = await runCommand(['nft', 'list', 'tables']);
   return {
     namespaces: stdout
       .split('\n')
@@ -36,6 +42,19 @@ async function snapshot(prefix: string): Promise<Snapshot> {
           .filter((name) => name.startsWith(prefix))
           .sort()
       : [],
+    hostLinks: links.stdout
+      .split('\n')
+      .map((line) => line.split(': ')[1]?.split('@')[0] ?? '')
+      .filter((name) => name.startsWith(prefix))
+      .sort(),
+    hostNftTables: tables.stdout
+      .split('\n')
+      .filter((line) => line.includes(prefix))
+      .sort(),
+    mounts: readFileSync('/proc/self/mountinfo', 'utf8')
+      .split('\n')
+      .filter((line) => line.includes(prefix) || line.includes(home))
+      .sort(),
   };
 }
 
@@ -53,7 +72,7 @@ describe.skipIf(!isRoot)('the sandbox: sgpods up', () => {
   beforeAll(async () => {
     home = createTestHome();
     sandbox = new SandboxProcess(home.home);
-    before = await snapshot(home.prefix);
+    before = await snapshot(home.prefix, home.home);
     await sandbox.sgpodsOk(['up']);
   });
 
@@ -463,6 +482,81 @@ managedNodeGroups:
     await sandbox.kubectlOk(['delete', 'deployment', 'steady']);
   });
 
+  it('recovers on the next up after kill -9 of every sandbox process, also when its port is taken', async () => {
+    const cloudUrl = readFileSync(join(home.home, 'aws-env'), 'utf8').match(
+      /AWS_ENDPOINT_URL='http:\/\/127\.0\.0\.1:(\d+)'/,
+    );
+    const victims = (await processesOf(home.home)).map((line) => Number(line.trim().split(' ')[0]));
+    expect(victims.length).toBeGreaterThan(5);
+    for (const pid of victims) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        // Gone already (a child of one killed before).
+      }
+    }
+    await waitFor(async () => (await processesOf(home.home)).length === 0, {
+      timeoutMs: 20_000,
+      what: 'every process of the home to die',
+    });
+    // The cloud's last port, taken meanwhile by someone else.
+    const squatter = spawn(
+      '/usr/bin/python3',
+      [
+        '-c',
+        `import socket,time; s=socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind(("127.0.0.1", ${cloudUrl?.[1] ?? '0'})); s.listen(); time.sleep(600)`,
+      ],
+      { stdio: 'ignore' },
+    );
+    listeners.push(squatter);
+    await waitFor(
+      async () =>
+        (await runCommand(['ss', '-Hltn', `sport = :${cloudUrl?.[1] ?? '0'}`])).stdout.trim() !==
+        '',
+      { timeoutMs: 10_000, what: "someone else on the cloud's port" },
+    );
+    const up = await sandbox.sgpods(['up']);
+    expect(up.code, `${up.stdout}\n${up.stderr}`).toBe(0);
+    expect(up.stdout).toContain('starting the cloud');
+    expect(readFileSync(join(home.home, 'logs', 'cloud.log'), 'utf8')).toContain(
+      `port ${cloudUrl?.[1] ?? ''} is taken; choosing another`,
+    );
+    expect((await sandbox.sgpods(['status'])).code).toBe(0);
+    await sandbox.kubectlOk([
+      'create',
+      'deployment',
+      'after-crash',
+      '--image=busybox',
+      '--',
+      'sleep',
+      '3600',
+    ]);
+    await sandbox.kubectlOk(['rollout', 'status', 'deployment/after-crash', '--timeout=120s']);
+    await sandbox.kubectlOk(['delete', 'deployment', 'after-crash']);
+    const again = await sandbox.sgpodsOk(['up']);
+    expect(again).toMatch(/^up: the cloud runs \(pid \d+\)$/m);
+    expect(again).toMatch(/^up: the cluster runs \(pid \d+\)$/m);
+  });
+
+  it('refuses an unknown instance type and a user who is not root, starting nothing', async () => {
+    const file = join(home.home, 'odd.yaml');
+    writeFileSync(
+      file,
+      'apiVersion: eksctl.io/v1alpha5\nkind: ClusterConfig\nmetadata: {name: eksworkshop-eksctl, region: us-west-2}\nmanagedNodeGroups:\n- name: odd\n  instanceType: m5.galactic\n',
+    );
+    const odd = await sandbox.sgpods(['up', '-f', file]);
+    expect(odd.code).toBe(2);
+    expect(odd.stderr).toContain('unknown instance type "m5.galactic"');
+    const elsewhere = join(home.home, 'never-made');
+    // A user namespace without a mapping: uid 65534, the files still readable.
+    const notRoot = await runCommand(
+      ['unshare', '--user', '--', process.execPath, cliPath, '--home', elsewhere, 'up'],
+      { okExitCodes: [2] },
+    );
+    expect(notRoot.stderr).toContain('needs root');
+    expect(existsSync(elsewhere)).toBe(false);
+  });
+
   it('refuses a cluster.yaml for another cluster on this home, and a malformed one', async () => {
     const file = join(home.home, 'other.yaml');
     writeFileSync(
@@ -485,7 +579,7 @@ managedNodeGroups:
     for (const listener of listeners) listener.kill('SIGKILL');
     const down = await sandbox.sgpods(['down', '--purge']);
     expect(down.code).toBe(0);
-    expect(await snapshot(home.prefix)).toEqual(before);
+    expect(await snapshot(home.prefix, home.home)).toEqual(before);
     expect(existsSync(home.home)).toBe(false);
     expect(await processesOf(home.home)).toEqual([]);
   });

@@ -12,8 +12,10 @@ import { awsEnvPath } from '../../adapters/aws/home-aws.js';
 import type { KubeHttpClient } from '../../adapters/kube/kube-http-client.js';
 import { workshopClusterConfig, type ClusterConfig } from '../../core/eks/cluster-config.js';
 import { InputError } from '../../core/errors.js';
+import { readPidFile, runDirectory } from '../../adapters/process/pid-file.js';
 import { scaleNodeGroup } from '../../servers/kube/runtime/sandbox/node-groups.js';
 import { exitCodes, type ExitCode } from '../exit-codes.js';
+import { runDown } from './down.js';
 import {
   isComponentRunning,
   startInBackground,
@@ -64,8 +66,20 @@ function step(message: string): () => void {
   };
 }
 
-async function ensureCloud(home: string, config: ClusterConfig, timeoutMs: number): Promise<void> {
-  if (isComponentRunning(home, 'cloud') && existsSync(awsEnvPath(home))) return;
+function runningPid(home: string, name: string): string {
+  return String(readPidFile(join(runDirectory(home), `${name}.pid`))?.pid ?? '?');
+}
+
+/** Starts the cloud unless it runs; true when this call started it. */
+async function ensureCloud(
+  home: string,
+  config: ClusterConfig,
+  timeoutMs: number,
+): Promise<boolean> {
+  if (isComponentRunning(home, 'cloud') && existsSync(awsEnvPath(home))) {
+    process.stdout.write(`up: the cloud runs (pid ${runningPid(home, 'cloud')})\n`);
+    return false;
+  }
   const done = step('starting the cloud (VPC, EC2, RDS, EKS, IAM)');
   const started = Date.now();
   const cloud = startInBackground(home, 'cloud', [
@@ -86,10 +100,15 @@ async function ensureCloud(home: string, config: ClusterConfig, timeoutMs: numbe
     timeoutMs,
   );
   done();
+  return true;
 }
 
+/** Starts the cluster unless it runs and answers. */
 async function ensureCluster(home: string, timeoutMs: number): Promise<void> {
-  if (isComponentRunning(home, 'kube') && (await apiServerAnswers(home))) return;
+  if (isComponentRunning(home, 'kube') && (await apiServerAnswers(home))) {
+    process.stdout.write(`up: the cluster runs (pid ${runningPid(home, 'kube')})\n`);
+    return;
+  }
   const done = step('starting the cluster (API server, controllers, scheduler, kubelets)');
   const kube = startInBackground(home, 'kube', ['kube', '--sandbox']);
   await waitUntilReady(
@@ -149,6 +168,24 @@ async function waitForAddons(client: KubeHttpClient, timeoutMs: number): Promise
   }
 }
 
+async function ensureNodesAndAddons(
+  home: string,
+  config: ClusterConfig,
+  timeoutMs: number,
+): Promise<{ vpcId: string; endpoint: string }> {
+  const session = await openCloudSession(home);
+  const client = kubeClientOf(home);
+  if (!session || !client) throw new Error('the sandbox started but its settings are missing');
+  try {
+    await ensureNodeGroups(session, client, config, timeoutMs);
+    await waitForAddons(client, timeoutMs);
+    return { vpcId: session.vpcId, endpoint: session.endpoint };
+  } finally {
+    session.close();
+    client.close();
+  }
+}
+
 export async function runUp(options: UpOptions): Promise<ExitCode> {
   const { home } = options;
   const timeoutMs = options.timeoutMs ?? 180_000;
@@ -160,24 +197,29 @@ export async function runUp(options: UpOptions): Promise<ExitCode> {
   mkdirSync(home, { recursive: true, mode: 0o755 });
   writeFileSync(clusterConfigPathOf(home), `${JSON.stringify(config, null, 2)}\n`);
   const started = Date.now();
-  await ensureCloud(home, config, timeoutMs);
-  await ensureCluster(home, timeoutMs);
-  const session = await openCloudSession(home);
-  const client = kubeClientOf(home);
-  if (!session || !client) throw new Error('the sandbox started but its settings are missing');
+  let startedCloud = false;
+  let vpcId: string;
+  let endpoint: string;
   try {
-    await ensureNodeGroups(session, client, config, timeoutMs);
-    await waitForAddons(client, timeoutMs);
-  } finally {
-    session.close();
-    client.close();
+    startedCloud = await ensureCloud(home, config, timeoutMs);
+    await ensureCluster(home, timeoutMs);
+    ({ vpcId, endpoint } = await ensureNodesAndAddons(home, config, timeoutMs));
+  } catch (error) {
+    // A sandbox this call started is not left half-started: its processes and kernel objects
+    // go (its state stays for the next `up`); one that already ran is left to the user.
+    if (startedCloud) {
+      process.stdout.write('\nup: failed; stopping what this up started\n');
+      await runDown({ home });
+    }
+    throw error;
   }
   process.stdout.write(
     [
-      `up: cluster ${config.name} (${config.region}, VPC ${session.vpcId}) ready in ${((Date.now() - started) / 1000).toFixed(1)} s`,
+      `up: cluster ${config.name} (${config.region}, VPC ${vpcId}) ready in ${((Date.now() - started) / 1000).toFixed(1)} s`,
       `    kubectl:  export KUBECONFIG=${kubeconfigPathOf(home)}`,
       `    aws:      source ${awsEnvPath(home)}`,
-      `    endpoint: ${session.endpoint} (inside the VPC)`,
+      `    endpoint: ${endpoint} (inside the VPC)`,
+      `    shell:    sgpods --home ${home} shell (a workstation in the VPC, the workshop's Cloud9)`,
       `    status:   sgpods --home ${home} status; stop: sgpods --home ${home} down`,
       '',
     ].join('\n'),
