@@ -1,8 +1,8 @@
 /**
  * `npm run bench [-- <name>...]`: runs the named benchmarks (all by default), prints a table and
- * writes bench/results.json (metric name with unit → value).
+ * merges them into bench/results.json (metric name with unit → value).
  */
-import { writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { branchEnisBenchmark } from './branch-enis.bench.js';
 import { cloudBenchmark } from './cloud.bench.js';
@@ -57,10 +57,15 @@ async function main(names: readonly string[]): Promise<number> {
     const shown = Number.isInteger(value) ? String(value) : value.toFixed(4);
     process.stdout.write(`${metric.padEnd(width)}  ${shown.padStart(12)}\n`);
   }
-  writeFileSync(
-    fileURLToPath(new URL('results.json', import.meta.url)),
-    `${JSON.stringify(results, null, 2)}\n`,
+  // Earlier runs' metrics stay; this run's replace theirs (a partial run keeps the rest).
+  const path = fileURLToPath(new URL('results.json', import.meta.url));
+  const kept = existsSync(path)
+    ? (JSON.parse(readFileSync(path, 'utf8')) as Record<string, number>)
+    : {};
+  const merged = Object.fromEntries(
+    Object.entries({ ...kept, ...results }).sort(([a], [b]) => a.localeCompare(b)),
   );
+  writeFileSync(path, `${JSON.stringify(merged, null, 2)}\n`);
   return 0;
 }
 
