@@ -63,6 +63,18 @@ describe.skipIf(!isRoot)('the workshop verbatim in sgpods shell', () => {
     expect(nodes).toBe('2');
     expect(group).toBe('sgpods-workstation');
     expect(stdin).toBe('stdin: the line read from stdin');
+
+    // Without a command: an interactive bash with the workstation's prompt, reading stdin.
+    const interactive = await sandbox.shellScript('kubectl get nodes -o name | wc -l\nexit 3\n', {
+      cwd: user,
+      env: { HOME: user },
+      timeoutMs: 60_000,
+      interactive: true,
+    });
+    expect(interactive.code).toBe(3);
+    expect(interactive.stdout.trim()).toBe('2');
+    expect(interactive.stderr).toMatch(/^sgpods: workstation i-[0-9a-f]{17} \(192\.168\.[\d.]+\)/);
+    expect(interactive.stderr).toMatch(/\[workstation 192\.168\.[\d.]+\] \S*[#$] /);
   }, 150_000);
 
   it('runs every page of the chapter as written, ending with DBInstanceNotFound', async () => {

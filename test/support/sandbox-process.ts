@@ -57,14 +57,18 @@ export class SandboxProcess {
     );
   }
 
-  /** A bash script typed into `sgpods shell` (stdin), from `cwd` with `env` added. */
+  /**
+   * A bash script typed into `sgpods shell` (stdin), from `cwd` with `env` added: read by
+   * `bash -s`, or by the interactive shell when `interactive`.
+   */
   shellScript(
     script: string,
-    options: { cwd: string; env: NodeJS.ProcessEnv; timeoutMs: number },
+    options: { cwd: string; env: NodeJS.ProcessEnv; timeoutMs: number; interactive?: boolean },
   ): Promise<CommandResult> {
+    const command = options.interactive ? [] : ['--', 'bash', '-s'];
     return run(
       process.execPath,
-      [cliPath, '--home', this.home, 'shell', '--', 'bash', '-s'],
+      [cliPath, '--home', this.home, 'shell', ...command],
       { NODE_NO_WARNINGS: '1', ...options.env },
       options.timeoutMs,
       script,
