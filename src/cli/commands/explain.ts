@@ -143,6 +143,22 @@ function assertGroupsKnown(
   }
 }
 
+const offlineFlags = [
+  ['from', '--from <ip|eni-id>'],
+  ['to', '--to <ip|eni-id>'],
+  ['protocol', '--protocol <name|number>'],
+  ['securityGroups', '--security-groups <file>'],
+  ['networkInterfaces', '--network-interfaces <file>'],
+] as const;
+
+/** The offline form's required flags, refused in commander's words when one is missing. */
+export function requireOfflineOptions(options: Partial<ExplainOptions>): ExplainOptions {
+  for (const [key, flag] of offlineFlags) {
+    if (options[key] === undefined) throw new InputError(`required option '${flag}' not specified`);
+  }
+  return options as ExplainOptions;
+}
+
 export function runExplain(options: ExplainOptions): ExitCode {
   const groupsFile = options.securityGroups;
   const interfacesFile = options.networkInterfaces;
