@@ -14,6 +14,7 @@ import { KubeHttpClient } from '../adapters/kube/kube-http-client.js';
 import type { AgentSettings } from './agent-settings.js';
 import { installCni } from './cni-install.js';
 import { readInstanceFacts } from './instance-metadata.js';
+import { AgentMetrics } from './agent-metrics.js';
 import { IpamDaemon } from './ipam-daemon.js';
 import { NodeFeatures } from './node-features.js';
 import { PodIsolation } from './pod-isolation.js';
@@ -49,6 +50,11 @@ export async function startAgent(
     log,
   });
   await setUpNodeForBranchPods(features.wanted && settings.enforcingMode === 'strict');
+  let pool = () => ({ assigned: 0, total: 0 });
+  const metrics = new AgentMetrics({
+    assigned: () => pool().assigned,
+    total: () => pool().total,
+  });
   const ipam = new IpamDaemon({
     ec2,
     interfaceId: instance.primaryInterfaceId,
@@ -57,11 +63,23 @@ export async function startAgent(
     warmTarget: settings.warmIpTarget,
     planner: new PodNetworks({ kube, annotationWaitMs: 10_000 }),
     enforcingMode: settings.enforcingMode,
+    onAdd: (outcome) => {
+      metrics.observeAdd(outcome);
+    },
+    onDel: () => {
+      metrics.observeDel();
+    },
     onError: (error) => {
       log(`ipamd: ${error instanceof Error ? error.message : String(error)}`);
     },
   });
   await ipam.start();
+  pool = () => ipam.poolSize();
+  // Metrics are not worth a node without pod networking: a busy port is logged, not fatal.
+  const metricsServer = await metrics.serve().catch((error: unknown) => {
+    log(`metrics: not served: ${error instanceof Error ? error.message : String(error)}`);
+    return undefined;
+  });
   installCni(settings.cniBinDir, settings.cniConfDir, {
     ipamSocket: socketPath,
     stateDir: join(directory, 'pods'),
@@ -81,6 +99,7 @@ export async function startAgent(
       isolation.close();
       features.close();
       await ipam.close();
+      metricsServer?.close();
       ec2.destroy();
       kube.close();
     },

@@ -30,6 +30,9 @@ export interface IpamDaemonOptions {
   /** Decides branch, regular or refused per pod; without it every pod is regular. */
   readonly planner?: { plan(ref: PodRef): Promise<PodNetworkPlan> };
   readonly enforcingMode?: 'strict' | 'standard';
+  /** Told how each ADD ended and of each DEL (the agent's metrics). */
+  readonly onAdd?: (outcome: 'regular' | 'branch' | 'wait' | 'refuse' | 'error') => void;
+  readonly onDel?: () => void;
 }
 
 interface AddRequest extends Allocation {
@@ -190,12 +193,33 @@ export class IpamDaemon {
     }
   }
 
+  async #countedAdd(body: AddRequest): Promise<Record<string, unknown>> {
+    try {
+      const answer = await this.#add(body);
+      this.options.onAdd?.('branch' in answer ? 'branch' : 'regular');
+      return answer;
+    } catch (error) {
+      const code = error instanceof IpamFailure ? error.cniCode : undefined;
+      this.options.onAdd?.(code === 11 ? 'wait' : code === 999 ? 'refuse' : 'error');
+      throw error;
+    }
+  }
+
+  /** Addresses held for pods, and all the pool holds. */
+  poolSize(): { assigned: number; total: number } {
+    return {
+      assigned: this.#pool.allocated,
+      total: this.#pool.entries().length + this.#pool.free().length,
+    };
+  }
+
   /** The body a route answers with; false for a route not served. */
   async #serve(route: string, body: AddRequest): Promise<Record<string, unknown> | false> {
     switch (route) {
       case 'POST /v1/add':
-        return this.#add(body);
+        return this.#countedAdd(body);
       case 'POST /v1/del':
+        this.options.onDel?.();
         return { address: (await this.del(body.containerId)) ?? null };
       case 'POST /v1/check':
         return { address: this.addressOf(body.containerId) ?? null };

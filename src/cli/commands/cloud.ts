@@ -10,6 +10,7 @@ import { InputError } from '../../core/errors.js';
 import { startCloudEndpoint, type CloudEndpoint } from '../../servers/cloud/cloud-endpoint.js';
 import { cloudSocketPath } from '../../adapters/process/home-sockets.js';
 import { CloudService } from '../../servers/cloud/cloud-service.js';
+import { CloudMetrics } from '../../servers/cloud/cloud-metrics.js';
 import { exitCodes, type ExitCode } from '../exit-codes.js';
 import { untilStopped } from '../until-stopped.js';
 
@@ -34,6 +35,7 @@ async function listen(
   home: string,
   port: number | undefined,
 ): Promise<CloudEndpoint> {
+  const metrics = new CloudMetrics(service);
   const start = (chosen: number) =>
     startCloudEndpoint({
       credentials: service.credentials,
@@ -43,6 +45,10 @@ async function listen(
       rds: (action, params) => service.rds(action, params),
       iam: (action, params) => service.iam(action, params),
       eks: (request) => service.eks(request),
+      onRequest: (name, code) => {
+        metrics.observeRequest(name, code);
+      },
+      metrics: () => metrics.exposition(),
       onInternalError: (error) => {
         log(`internal error: ${describeError(error)}`);
       },

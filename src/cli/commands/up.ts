@@ -8,7 +8,7 @@
 import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { readClusterConfig } from '../../adapters/eks/cluster-config-file.js';
-import { awsEnvPath } from '../../adapters/aws/home-aws.js';
+import { awsEnvPath, readAwsEnvVariables } from '../../adapters/aws/home-aws.js';
 import type { KubeHttpClient } from '../../adapters/kube/kube-http-client.js';
 import { workshopClusterConfig, type ClusterConfig } from '../../core/eks/cluster-config.js';
 import { InputError } from '../../core/errors.js';
@@ -220,6 +220,7 @@ export async function runUp(options: UpOptions): Promise<ExitCode> {
       `    aws:      source ${awsEnvPath(home)}`,
       `    endpoint: ${endpoint} (inside the VPC)`,
       `    shell:    sgpods --home ${home} shell (a workstation in the VPC, the workshop's Cloud9)`,
+      `    metrics:  ${readAwsEnvVariables(home).AWS_ENDPOINT_URL ?? '?'}/metrics (cloud); inside the VPC, aws-node <node IP>:61678/metrics and the controller <pod IP>:8443/metrics`,
       `    status:   sgpods --home ${home} status; stop: sgpods --home ${home} down`,
       '',
     ].join('\n'),

@@ -53,6 +53,10 @@ export interface CloudEndpointOptions {
   readonly socketPath?: string;
   /** Errors that are not AWS errors (bugs) are reported here and answered as InternalError. */
   readonly onInternalError?: (error: unknown) => void;
+  /** Told of every API request served: its service and `ok` or the AWS error code. */
+  readonly onRequest?: (service: string, code: string) => void;
+  /** The Prometheus exposition served at `GET /metrics`. */
+  readonly metrics?: () => Promise<{ contentType: string; text: string }>;
 }
 
 export interface CloudEndpoint {
@@ -222,13 +226,17 @@ async function handle(
 ): Promise<void> {
   const requestId = randomUUID();
   const service = claimedService(request);
+  const counted = service ?? 'unknown';
   try {
     await serve(request, response, options, requestId);
+    options.onRequest?.(counted, 'ok');
   } catch (error) {
     if (error instanceof Ec2RequestError || error instanceof AwsServiceError) {
+      options.onRequest?.(counted, error.awsCode);
       sendError(response, service, error, requestId);
       return;
     }
+    options.onRequest?.(counted, 'InternalError');
     options.onInternalError?.(error);
     sendError(
       response,
@@ -245,6 +253,19 @@ async function handle(
 
 function newServer(options: CloudEndpointOptions): Server {
   const server = createServer((request, response) => {
+    const { metrics } = options;
+    if (metrics && request.method === 'GET' && request.url === '/metrics') {
+      void metrics().then(
+        ({ contentType, text }) => {
+          response.writeHead(200, { 'Content-Type': contentType }).end(text);
+        },
+        (error: unknown) => {
+          options.onInternalError?.(error);
+          response.writeHead(500).end();
+        },
+      );
+      return;
+    }
     void handle(request, response, options);
   });
   server.keepAliveTimeout = 30_000;

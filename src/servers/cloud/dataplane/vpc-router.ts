@@ -117,6 +117,9 @@ export class VpcRouter {
   transactions = 0;
   /** Where the last transaction spent its time: planning (compile + diff) and nft. */
   lastTransaction = { planMs: 0, nftMs: 0, lines: 0 };
+  /** Told of every applied transaction (the cloud's metrics). */
+  onTransaction:
+    ((transaction: { planMs: number; nftMs: number; lines: number }) => void) | undefined;
 
   private constructor(options: VpcRouterOptions) {
     this.namespace = options.namespace;
@@ -143,6 +146,14 @@ export class VpcRouter {
   /** The router-side interface name of an ENI: owned prefix + a tag of the ENI id. */
   portNameOf(networkInterfaceId: string): string {
     return kernelName(this.#prefix, `p${nameTag(networkInterfaceId)}`);
+  }
+
+  /** The ENI whose router port is `portName`; undefined for other ports (the outside). */
+  interfaceOfPort(portName: string): string | undefined {
+    for (const [id, port] of this.#ports) {
+      if (port.portName === portName) return port.kind === 'eni' ? id : undefined;
+    }
+    return undefined;
   }
 
   async #kernelState(): Promise<RulesetState | undefined> {
@@ -434,6 +445,7 @@ export class VpcRouter {
         lines: script.split('\n').length - 1,
       };
       this.transactions += 1;
+      this.onTransaction?.(this.lastTransaction);
     } catch (error) {
       // The kernel may not hold what we think: the next flush reads it back (resync).
       this.#inSync = false;
