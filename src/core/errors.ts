@@ -17,6 +17,8 @@ export const errorCodes = {
   SGPODS_ANNOTATION_INVALID: 'A vpc.amazonaws.com/pod-eni annotation cannot be decoded.',
   SGPODS_COMMAND_FAILED:
     'A system command (ip, nft, sysctl, ...) failed or timed out; `argv`, `exitCode` and `stderr` say which and why.',
+  SGPODS_FLOW_LOG_UNREADABLE:
+    "The router's NFLOG capture is not the pcap stream flow logs read (link type 239, little-endian).",
   SGPODS_INTERNAL: 'A broken invariant inside sgpods: a bug to report.',
 } as const;
 

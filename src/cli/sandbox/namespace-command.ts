@@ -6,9 +6,13 @@
  */
 import { spawn } from 'node:child_process';
 import { constants } from 'node:os';
+import { SgpodsError } from '../../core/errors.js';
 
-export class CommandStartError extends Error {
-  readonly code = 'CommandNotStarted';
+/** The command could not be started (not found, not executable). */
+export class CommandStartError extends SgpodsError {
+  constructor(message: string) {
+    super('SGPODS_COMMAND_FAILED', message);
+  }
 }
 
 export function runInNetworkNamespace(

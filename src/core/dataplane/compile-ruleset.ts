@@ -90,6 +90,19 @@ export const chainNames = {
 
 const directionTag = (direction: Direction) => (direction === 'egress' ? 'o' : 'i');
 
+/**
+ * The NFLOG group the router logs new flows to, for the flow logs: every packet a gate drops
+ * (prefix `sgpods egress drop` / `sgpods ingress drop`: the in- or out-port names the ENI) and
+ * the first packet of every accepted flow (`sgpods accept`). Established packets never reach
+ * the gates, so only new flows are logged; with no reader the kernel discards the messages.
+ */
+export const flowLogGroup = 27;
+export const flowLogPrefixes = {
+  accept: 'sgpods accept ',
+  drop: (direction: Direction) => `sgpods ${direction} drop `,
+} as const;
+const logTo = (prefix: string) => `log prefix "${prefix}" group ${flowLogGroup}`;
+
 export const objectNames = {
   egressPorts: 'egress_ports',
   ingressPorts: 'ingress_ports',
@@ -346,7 +359,9 @@ function gateChain(direction: Direction, count: number): NftChain {
       `meta mark set ${port} map @${objectNames.slot(slot)} meta mark and ${shardCount - 1} vmap @${objectNames.shards(direction)}`,
     );
   }
-  rules.push(`update @${objectNames.drops(direction)} { ${port} } drop`);
+  rules.push(
+    `update @${objectNames.drops(direction)} { ${port} } ${logTo(flowLogPrefixes.drop(direction))} drop`,
+  );
   return { name: chainNames.gate(direction, count), rules };
 }
 
@@ -355,7 +370,10 @@ function gateChain(direction: Direction, count: number): NftChain {
  * IPv4 packet returns before the IPv6 lookups (new flows pay for their own family only).
  */
 function lookupChain(direction: Direction, shard: number): NftChain {
-  const verdict = direction === 'egress' ? `goto ${chainNames.ingress}` : 'accept';
+  const verdict =
+    direction === 'egress'
+      ? `goto ${chainNames.ingress}`
+      : `${logTo(flowLogPrefixes.accept)} accept`;
   const rules: string[] = [];
   for (const family of families) {
     if (family === 6) rules.push('meta nfproto ipv4 return');
@@ -394,7 +412,13 @@ function fixedChains(): NftChain[] {
       name: chainNames.egress,
       rules: [`iifname vmap @${objectNames.egressPorts}`, `goto ${chainNames.ingress}`],
     },
-    { name: chainNames.ingress, rules: [`oifname vmap @${objectNames.ingressPorts}`, 'accept'] },
+    {
+      name: chainNames.ingress,
+      rules: [
+        `oifname vmap @${objectNames.ingressPorts}`,
+        `${logTo(flowLogPrefixes.accept)} accept`,
+      ],
+    },
     ...gates,
   ];
 }

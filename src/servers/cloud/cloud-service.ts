@@ -16,6 +16,7 @@ import type { PrefixList } from '../../core/sg/world.js';
 import { ComputePlane, controlPlaneNamespaceOf } from './dataplane/compute-plane.js';
 import { NamespaceProcess } from './dataplane/namespace-process.js';
 import { DatabaseHosts } from './dataplane/database-hosts.js';
+import { FlowLogCollector } from './dataplane/flow-log-collector.js';
 import { VpcRouter } from './dataplane/vpc-router.js';
 import { startVpcServicesProcess } from './link-local/vpc-services-process.js';
 import { bootstrapClusterNetwork, type ClusterNetwork } from './ec2/bootstrap.js';
@@ -97,6 +98,7 @@ export class CloudService {
   readonly credentials: Credentials;
   readonly network: ClusterNetwork;
   #router: VpcRouter | undefined;
+  #flowLogs: FlowLogCollector | undefined;
   #compute: ComputePlane;
   #services: NamespaceProcess | undefined;
   #controlPlaneEndpoint: NamespaceProcess | undefined;
@@ -230,6 +232,15 @@ export class CloudService {
     router.setPrefixLists(this.#prefixLists());
     router.setGroups(this.store.securityGroups());
     this.#router = router;
+    this.#flowLogs = await FlowLogCollector.start({
+      home,
+      namespace: router.namespace,
+      accountId,
+      interfaceOfPort: (portName) => router.interfaceOfPort(portName),
+      onError: (error) => {
+        this.#onDataplaneError(error);
+      },
+    });
     const databases = new DatabaseHosts(join(home, 'rds'));
     // initdb once, ahead of the first CreateDBInstance (new DBs are copies of it).
     databases.warmUp();
@@ -423,6 +434,7 @@ export class CloudService {
 
   /** Stops serving: the kernel objects stay (packets keep flowing), the database closes. */
   async close(): Promise<void> {
+    this.#flowLogs?.close();
     await this.#services?.stop();
     await this.#controlPlaneEndpoint?.stop();
     await this.#compute.close();
