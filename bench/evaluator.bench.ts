@@ -49,7 +49,7 @@ function describePermission(random: SeededRandom, index: number): Record<string,
   return { ...traffic, ...peer };
 }
 
-function makeDocuments(random: SeededRandom): { groups: unknown; interfaces: unknown } {
+export function makeDocuments(random: SeededRandom): { groups: unknown; interfaces: unknown } {
   const SecurityGroups = Array.from({ length: groupCount }, (_, g) => {
     const ingress = Array.from({ length: rulesPerGroup }, (_, r) => describePermission(random, r));
     const egress = Array.from({ length: rulesPerGroup }, (_, r) => describePermission(random, r));

@@ -10,6 +10,7 @@ import { cniAddBenchmark } from './cni-add.bench.js';
 import { dataplaneBenchmark } from './dataplane.bench.js';
 import { demoBenchmark } from './demo.bench.js';
 import { evaluatorBenchmark } from './evaluator.bench.js';
+import { explainLiveBenchmark } from './explain-live.bench.js';
 import { instancesBenchmark } from './instances.bench.js';
 import { kubeBenchmark } from './kube.bench.js';
 import { rdsBenchmark } from './rds.bench.js';
@@ -24,6 +25,7 @@ export interface Benchmark {
 
 const benchmarks: readonly Benchmark[] = [
   evaluatorBenchmark,
+  explainLiveBenchmark,
   dataplaneBenchmark,
   cloudBenchmark,
   instancesBenchmark,

@@ -53,22 +53,28 @@ function buildProgram(): Command {
   program
     .command('explain')
     .description(
-      'Explain whether security groups allow a flow between two addresses or interfaces, from what `aws ec2 describe-*` prints.',
+      'Explain whether security groups allow a flow: live on the sandbox (explain <source> <target>[:port][/protocol] [--probe]), or offline from what `aws ec2 describe-*` prints (--from, --to, --protocol, --security-groups, --network-interfaces).',
     )
-    .requiredOption('--from <ip|eni-id>', 'source address or network interface id')
-    .requiredOption('--to <ip|eni-id>', 'destination address or network interface id')
-    .requiredOption(
+    .argument(
+      '[source]',
+      'live form: pod/<ns>/<name>, deploy/<ns>/<name>, rds/<id>, i-…, eni-…, an IP or a DNS name',
+    )
+    .argument('[target]', 'live form: as the source, then [:port][/tcp|udp|icmp|all]')
+    .option('--probe', 'live form: also try a real connection from the source (tcp)')
+    .option('--from <ip|eni-id>', 'source address or network interface id')
+    .option('--to <ip|eni-id>', 'destination address or network interface id')
+    .option(
       '--protocol <name|number>',
       'tcp, udp, icmp, icmpv6, -1 (all traffic) or an IP protocol number',
     )
     .option('--port <n>', 'destination port (tcp, udp)')
     .option('--icmp-type <n>', 'ICMP type (icmp, icmpv6)')
     .option('--icmp-code <n>', 'ICMP code (icmp, icmpv6; default 0)')
-    .requiredOption(
+    .option(
       '--security-groups <file>',
       'output of `aws ec2 describe-security-groups --output json`',
     )
-    .requiredOption(
+    .option(
       '--network-interfaces <file>',
       'output of `aws ec2 describe-network-interfaces --output json`',
     )
@@ -83,10 +89,41 @@ function buildProgram(): Command {
     .addOption(
       new Option('--output <format>', 'output format').choices(['text', 'json']).default('text'),
     )
-    .action(async (options: ExplainOptions) => {
-      const { runExplain } = await import('./commands/explain.js');
-      process.exitCode = runExplain(options);
-    });
+    .action(
+      async (
+        source: string | undefined,
+        target: string | undefined,
+        options: Partial<ExplainOptions> & { probe?: boolean; output: 'text' | 'json' },
+      ) => {
+        if (source !== undefined) {
+          if (target === undefined)
+            throw new InputError('explain <source> <target>: no target given');
+          const offline = [
+            'from',
+            'to',
+            'protocol',
+            'securityGroups',
+            'networkInterfaces',
+          ] as const;
+          const mixed = offline.find((key) => options[key] !== undefined);
+          if (mixed)
+            throw new InputError(
+              'give either <source> <target> (live) or --from/--to (offline), not both',
+            );
+          const { runLiveExplain } = await import('./commands/explain-live.js');
+          process.exitCode = await runLiveExplain({
+            home: resolveHome(program.opts<GlobalOptions>().home),
+            source,
+            target,
+            probe: options.probe === true,
+            output: options.output,
+          });
+          return;
+        }
+        const { runExplain, requireOfflineOptions } = await import('./commands/explain.js');
+        process.exitCode = runExplain(requireOfflineOptions(options));
+      },
+    );
 
   program
     .command('cloud')
@@ -399,6 +436,22 @@ function buildProgram(): Command {
       const { runLogs } = await import('./commands/env-and-logs.js');
       process.exitCode = await runLogs(resolveHome(program.opts<GlobalOptions>().home), component, {
         follow: options.follow === true,
+      });
+    });
+
+  program
+    .command('flows')
+    .description(
+      "Show the sandbox's VPC flow logs (v2 records: accepted flows and packets a security group rejected, per ENI).",
+    )
+    .option('--eni <id>', 'only the records of this ENI')
+    .option('--pod <namespace/name>', 'only the flows of this pod (its IP at either end)')
+    .option('-f, --follow', 'keep printing records as they come')
+    .action(async (options: { eni?: string; pod?: string; follow?: boolean }) => {
+      const { runFlows } = await import('./commands/flows.js');
+      process.exitCode = await runFlows({
+        home: resolveHome(program.opts<GlobalOptions>().home),
+        ...options,
       });
     });
 

@@ -5,10 +5,14 @@
  * reuses everything it made and comes to the same verdict.
  */
 import { execFile } from 'node:child_process';
+import parsePrometheusTextFormat from 'parse-prometheus-text-format';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runCommand } from '../../src/adapters/exec/run-command.js';
+import { instanceNamespaceName } from '../../src/core/kernel-names.js';
 import { cliPath } from '../support/run-cli.js';
 import { SandboxProcess } from '../support/sandbox-process.js';
 import { createTestHome, isRoot, type TestHome } from '../support/test-home.js';
+import { waitFor } from '../support/wait-for.js';
 
 describe.skipIf(!isRoot)('sgpods demo: the workshop replayed on a fresh sandbox', () => {
   let home: TestHome;
@@ -79,6 +83,208 @@ describe.skipIf(!isRoot)('sgpods demo: the workshop replayed on a fresh sandbox'
     expect(unknown.code).toBe(2);
     expect(unknown.stderr).toContain(
       'unknown component "nosuch"; one of: cloud, kube, controller, aws-node, coredns',
+    );
+  });
+
+  it("explains red's denial and green's access live, and the probe agrees", async () => {
+    const red = await sandbox.sgpods([
+      'explain',
+      'deploy/sg-per-pod/red-pod',
+      'rds/rds-eksworkshop:5432',
+      '--probe',
+    ]);
+    expect(red.code, `${red.stdout}\n${red.stderr}`).toBe(1);
+    expect(red.stdout).toMatch(/^DENIED: tcp port 5432 from deploy\/sg-per-pod\/red-pod \(/);
+    expect(red.stdout).toMatch(
+      /policy allow-rds-access: not-matched — podSelector requires .*green-pod.*, but the pod has app=red-pod/,
+    );
+    expect(red.stdout).toMatch(
+      /node ENI eni-[0-9a-f]{17}, groups .*eks-cluster-sg-eksworkshop-eksctl-/,
+    );
+    expect(red.stdout).toMatch(/ingress DENY .*RDS_SG/);
+    expect(red.stdout).toMatch(
+      /sg-[0-9a-f]{17} \(RDS_SG\) ingress sgr-[0-9a-f]{17}: tcp 5432 from sg-[0-9a-f]{17} \(POD_SG\)/,
+    );
+    expect(red.stdout).toMatch(/probe .*no answer within 3 s — reality agrees/);
+
+    const green = await sandbox.sgpods([
+      'explain',
+      'deploy/sg-per-pod/green-pod',
+      'rds/rds-eksworkshop',
+      '--probe',
+      '--output',
+      'json',
+    ]);
+    expect(green.code, `${green.stdout}\n${green.stderr}`).toBe(0);
+    const answer = JSON.parse(green.stdout) as {
+      verdict: string;
+      source: { branchEni: string | null; policies: { name: string; outcome: string }[] };
+      probe: { connected: boolean; agrees: boolean };
+    };
+    expect(answer.verdict).toBe('allow');
+    expect(answer.source.branchEni).toMatch(/^eni-[0-9a-f]{17}$/);
+    // The workshop's policy matches; the demo's own loader policy does not.
+    expect(answer.source.policies).toEqual([
+      expect.objectContaining({ name: 'allow-rds-access', outcome: 'matched' }),
+      expect.objectContaining({ name: 'rds-loader', outcome: 'not-matched' }),
+    ]);
+    expect(answer.probe).toMatchObject({ connected: true, agrees: true });
+
+    // A pod in a namespace without policies, to a name the VPC resolver knows.
+    const coredns = await sandbox.kubectlOk([
+      '-n',
+      'kube-system',
+      'get',
+      'pods',
+      '-l',
+      'k8s-app=kube-dns',
+      '-o',
+      'jsonpath={.items[0].metadata.name}',
+    ]);
+    const endpoint = await sandbox.awsJson<{ DBInstances: { Endpoint: { Address: string } }[] }>([
+      'rds',
+      'describe-db-instances',
+    ]);
+    const dns = await sandbox.sgpods([
+      'explain',
+      `pod/kube-system/${coredns}`,
+      `${endpoint.DBInstances[0]?.Endpoint.Address ?? ''}:5432`,
+    ]);
+    expect(dns.code, dns.stderr).toBe(1);
+    expect(dns.stdout).toContain('namespace kube-system has no SecurityGroupPolicy');
+    expect(dns.stdout).toContain('resolves to 192.168.');
+
+    const bad = await sandbox.sgpods(['explain', 'pod/sg-per-pod/nosuch', 'rds/rds-eksworkshop']);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain('pod sg-per-pod/nosuch not found');
+  });
+
+  it('serves the cloud metrics for Prometheus: API calls, the world, nft transactions, drops per ENI', async () => {
+    const url = /AWS_ENDPOINT_URL='([^']+)'/.exec(await sandbox.sgpodsOk(['env']))?.[1] ?? '';
+    const response = await fetch(`${url}/metrics`);
+    expect(response.status).toBe(200);
+    const families = parsePrometheusTextFormat(await response.text());
+    const family = (name: string) => families.find((item) => item.name === name);
+    const calls = family('sgpods_cloud_api_requests_total');
+    expect(calls?.type).toBe('COUNTER');
+    expect(
+      calls?.metrics.find(
+        (metric) => metric.labels?.service === 'ec2' && metric.labels.code === 'ok',
+      ),
+    ).toBeDefined();
+    expect(Number(family('sgpods_cloud_security_groups')?.metrics[0]?.value)).toBeGreaterThan(3);
+    expect(Number(family('sgpods_cloud_nft_apply_seconds')?.metrics[0]?.count)).toBeGreaterThan(0);
+    const rdsEni = await sandbox.awsJson<{ NetworkInterfaces: { NetworkInterfaceId: string }[] }>([
+      'ec2',
+      'describe-network-interfaces',
+      '--filters',
+      'Name=description,Values=RDSNetworkInterface',
+    ]);
+    const eniId = rdsEni.NetworkInterfaces[0]?.NetworkInterfaceId;
+    const drops = family('sgpods_cloud_dropped_packets_total')?.metrics.find(
+      (metric) =>
+        metric.labels?.network_interface_id === eniId && metric.labels?.direction === 'ingress',
+    );
+    // Red's connection attempts to the database, dropped at its ENI's ingress.
+    expect(Number(drops?.value)).toBeGreaterThan(0);
+  });
+
+  it("logs green's accepted and red's rejected flows to the database, naming the ENI that dropped red's", async () => {
+    const podOf = (app: string) =>
+      sandbox.kubectlOk([
+        '-n',
+        'sg-per-pod',
+        'get',
+        'pods',
+        '-l',
+        `app=${app}`,
+        '-o',
+        'jsonpath={.items[0].metadata.name}',
+      ]);
+    const rds = await sandbox.awsJson<{
+      NetworkInterfaces: { NetworkInterfaceId: string; PrivateIpAddress: string }[];
+    }>([
+      'ec2',
+      'describe-network-interfaces',
+      '--filters',
+      'Name=description,Values=RDSNetworkInterface',
+    ]);
+    const eni = rds.NetworkInterfaces[0];
+    const recordsOf = async (pod: string) =>
+      (await sandbox.sgpodsOk(['flows', '--pod', `sg-per-pod/${pod}`]))
+        .split('\n')
+        .slice(1)
+        .filter(Boolean)
+        .map((line) => line.split(' '));
+    const toDatabase = (fields: string[]) =>
+      fields[4] === eni?.PrivateIpAddress && fields[6] === '5432';
+    const green = await podOf('green-pod');
+    const red = await podOf('red-pod');
+    // The app connects every 5 s; a record is written at the end of its 1 s window.
+    await waitFor(
+      async () =>
+        (await recordsOf(green)).some((fields) => toDatabase(fields) && fields[12] === 'ACCEPT'),
+      { timeoutMs: 10_000, what: "green's accepted flow to the database" },
+    );
+    await waitFor(
+      async () =>
+        (await recordsOf(red)).some(
+          (fields) =>
+            toDatabase(fields) && fields[12] === 'REJECT' && fields[2] === eni?.NetworkInterfaceId,
+        ),
+      { timeoutMs: 10_000, what: "red's rejected flow at the database's ENI" },
+    );
+    const header = (
+      await sandbox.sgpodsOk(['flows', '--eni', eni?.NetworkInterfaceId ?? ''])
+    ).split('\n')[0];
+    expect(header).toBe(
+      'version account-id interface-id srcaddr dstaddr srcport dstport protocol packets bytes start end action log-status',
+    );
+  });
+
+  it("serves aws-node's and the controller's metrics inside the VPC", async () => {
+    /** GET `url` from the namespace of the node `selector` picks. */
+    const scrape = async (selector: string, url: string) => {
+      const providerId = await sandbox.kubectlOk([
+        'get',
+        'nodes',
+        ...selector.split(' '),
+        '-o',
+        'jsonpath={.items[0].spec.providerID}',
+      ]);
+      const namespace = instanceNamespaceName(home.prefix, providerId.split('/').pop() ?? '');
+      const { stdout } = await runCommand(['ip', 'netns', 'exec', namespace, 'curl', '-sf', url]);
+      return parsePrometheusTextFormat(stdout);
+    };
+    const agent = await scrape(
+      '-l node.kubernetes.io/instance-type=m5.large',
+      'http://127.0.0.1:61678/metrics',
+    );
+    expect(
+      Number(agent.find((family) => family.name === 'awscni_add_ip_req_count')?.metrics[0]?.value),
+    ).toBeGreaterThan(0);
+    const outcomes = agent.find((family) => family.name === 'sgpods_agent_cni_add_total');
+    expect(
+      Number(outcomes?.metrics.find((metric) => metric.labels?.outcome === 'branch')?.value),
+    ).toBeGreaterThan(0);
+    const [podIp = '', node = ''] = (
+      await sandbox.kubectlOk([
+        '-n',
+        'kube-system',
+        'get',
+        'pods',
+        '-l',
+        'app=vpc-resource-controller',
+        '-o',
+        'jsonpath={.items[0].status.podIP} {.items[0].spec.nodeName}',
+      ])
+    ).split(' ');
+    const controller = await scrape(
+      `--field-selector metadata.name=${node}`,
+      `http://${podIp}:8443/metrics`,
+    );
+    expect(controller.map((family) => family.name)).toContain(
+      'controller_runtime_webhook_requests_total',
     );
   });
 });
