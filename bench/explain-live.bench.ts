@@ -43,8 +43,12 @@ async function writeWorld(home: string): Promise<{ rules: number; interfaces: nu
         ownerId: '123456789012',
       });
       for (const rule of group.rules) {
-        rules += 1;
-        store.insertRule(rule, `sgr-${rules.toString(16).padStart(17, '0')}`);
+        try {
+          store.insertRule(rule, `sgr-${(rules + 1).toString(16).padStart(17, '0')}`);
+          rules += 1;
+        } catch {
+          // The random world repeats a rule now and then; EC2 would refuse it as a duplicate.
+        }
       }
     }
     interfaces.forEach((eni, index) => {
