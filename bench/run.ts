@@ -11,6 +11,7 @@ import { dataplaneBenchmark } from './dataplane.bench.js';
 import { demoBenchmark } from './demo.bench.js';
 import { evaluatorBenchmark } from './evaluator.bench.js';
 import { explainLiveBenchmark } from './explain-live.bench.js';
+import { flowsBenchmark } from './flows.bench.js';
 import { instancesBenchmark } from './instances.bench.js';
 import { kubeBenchmark } from './kube.bench.js';
 import { rdsBenchmark } from './rds.bench.js';
@@ -26,6 +27,7 @@ export interface Benchmark {
 const benchmarks: readonly Benchmark[] = [
   evaluatorBenchmark,
   explainLiveBenchmark,
+  flowsBenchmark,
   dataplaneBenchmark,
   cloudBenchmark,
   instancesBenchmark,

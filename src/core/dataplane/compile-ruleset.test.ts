@@ -103,10 +103,10 @@ describe('compiling a router ruleset', () => {
     expect(gate).toEqual([
       'meta mark set oifname map @slot_1 meta mark and 15 vmap @shards_i',
       'meta mark set oifname map @slot_2 meta mark and 15 vmap @shards_i',
-      'update @drops_i { oifname } log prefix "sgpods ingress drop " group 27 drop',
+      'update @drops_i { oifname } log prefix "sgpods ingress drop " group 27 queue-threshold 1 drop',
     ]);
     expect(ruleset.chains.get(chainNames.lookup('ingress', 3))?.rules[0]).toBe(
-      'meta mark . meta l4proto . th dport . ip saddr @cidr_i_4p_3 log prefix "sgpods accept " group 27 accept',
+      'meta mark . meta l4proto . th dport . ip saddr @cidr_i_4p_3 log prefix "sgpods accept " group 27 queue-threshold 1 accept',
     );
   });
 

@@ -101,7 +101,8 @@ export const flowLogPrefixes = {
   accept: 'sgpods accept ',
   drop: (direction: Direction) => `sgpods ${direction} drop `,
 } as const;
-const logTo = (prefix: string) => `log prefix "${prefix}" group ${flowLogGroup}`;
+// queue-threshold 1: the kernel hands each message over at once (it batches up to 1 s otherwise).
+const logTo = (prefix: string) => `log prefix "${prefix}" group ${flowLogGroup} queue-threshold 1`;
 
 export const objectNames = {
   egressPorts: 'egress_ports',
