@@ -4,9 +4,7 @@
  * target's ENI) and one it admits (ACCEPT) — p50/p99 over rounds, each with its own port so the
  * record is unambiguous. The capture window (1 s) is the floor every record waits for.
  */
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { existsSync, readFileSync } from 'node:fs';
 import {
   CreateSecurityGroupCommand,
   DescribeInstancesCommand,
@@ -14,38 +12,20 @@ import {
   RunInstancesCommand,
 } from '@aws-sdk/client-ec2';
 import { runCommand } from '../src/adapters/exec/run-command.js';
-import { sweepOwnedNamespaces } from '../src/adapters/netns/sweep.js';
-import { kernelPrefix } from '../src/core/kernel-names.js';
 import { startCloudEndpoint } from '../src/servers/cloud/cloud-endpoint.js';
 import { CloudService } from '../src/servers/cloud/cloud-service.js';
+import { parseFlowRecord } from '../src/core/flows/flow-records.js';
 import { flowLogPathOf } from '../src/servers/cloud/dataplane/flow-log-collector.js';
+import { inRootHome, until } from './support/root-home.js';
 import { percentile } from './random.js';
 import type { Benchmark } from './run.js';
 
 const rounds = 20;
 
-async function until(check: () => boolean | Promise<boolean>, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error('benchmark condition not reached in time');
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}
-
 export const flowsBenchmark: Benchmark = {
   name: 'flows',
-  async run() {
-    if (process.getuid?.() !== 0) {
-      process.stdout.write('flows: needs root (namespaces); skipped\n');
-      return {};
-    }
-    const home = mkdtempSync(join(tmpdir(), 'sgpods-bench-flows-'));
-    try {
-      return await measure(home);
-    } finally {
-      await sweepOwnedNamespaces(kernelPrefix(home));
-      rmSync(home, { recursive: true, force: true });
-    }
+  run() {
+    return inRootHome('flows', 'namespaces, nftables, tcpdump', measure);
   },
 };
 
@@ -103,13 +83,15 @@ async function measure(home: string): Promise<Record<string, number>> {
     const path = flowLogPathOf(home);
     const recorded = (target: string, port: number, action: string) =>
       existsSync(path) &&
-      readFileSync(path, 'utf8').includes(` ${target} `) &&
       readFileSync(path, 'utf8')
         .split('\n')
-        .some((line) => {
-          const fields = line.split(' ');
-          return fields[4] === target && fields[6] === String(port) && fields[12] === action;
-        });
+        .map(parseFlowRecord)
+        .some(
+          (record) =>
+            record?.destination === target &&
+            record.destinationPort === port &&
+            record.action === action,
+        );
     const attempt = async (target: string, port: number, action: string): Promise<number> => {
       const started = performance.now();
       void runCommand(

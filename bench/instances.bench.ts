@@ -7,9 +7,6 @@
  * - 200 instances launched at once: until all are `running`, until all answer a ping, and
  *   terminating them all; the resident memory of the cloud process after them.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import {
   DescribeInstancesCommand,
   EC2Client,
@@ -18,10 +15,9 @@ import {
   type Instance,
 } from '@aws-sdk/client-ec2';
 import { runCommand } from '../src/adapters/exec/run-command.js';
-import { sweepOwnedNamespaces } from '../src/adapters/netns/sweep.js';
-import { kernelPrefix } from '../src/core/kernel-names.js';
 import { startCloudEndpoint } from '../src/servers/cloud/cloud-endpoint.js';
 import { CloudService } from '../src/servers/cloud/cloud-service.js';
+import { inRootHome, until } from './support/root-home.js';
 import { percentile } from './random.js';
 import type { Benchmark } from './run.js';
 
@@ -40,19 +36,6 @@ async function instancesOf(client: EC2Client, ids: readonly string[]): Promise<I
   return found;
 }
 
-/** Polls `check` (every `intervalMs`: the cloud shares this process, so polls cost it time). */
-async function until(
-  check: () => Promise<boolean>,
-  timeoutMs: number,
-  intervalMs = 5,
-): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error('benchmark condition not reached in time');
-    await new Promise((resolve) => setTimeout(resolve, intervalMs));
-  }
-}
-
 async function pings(namespace: string, address: string): Promise<boolean> {
   const { exitCode } = await runCommand(
     ['ip', 'netns', 'exec', namespace, 'ping', '-c1', '-W1', '-q', address],
@@ -63,18 +46,8 @@ async function pings(namespace: string, address: string): Promise<boolean> {
 
 export const instancesBenchmark: Benchmark = {
   name: 'instances',
-  async run() {
-    if (process.getuid?.() !== 0) {
-      process.stdout.write('instances: needs root (namespaces); skipped\n');
-      return {};
-    }
-    const home = mkdtempSync(join(tmpdir(), 'sgpods-bench-instances-'));
-    try {
-      return await measure(home);
-    } finally {
-      await sweepOwnedNamespaces(kernelPrefix(home));
-      rmSync(home, { recursive: true, force: true });
-    }
+  run() {
+    return inRootHome('instances', 'namespaces', measure);
   },
 };
 
