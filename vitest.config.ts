@@ -5,6 +5,9 @@ import { defineConfig } from 'vitest/config';
 // and run one file at a time.
 export default defineConfig({
   test: {
+    // Two workers on the 2-core CI machine (the default is cores - 1): the integration files run
+    // one at a time in their own fork while unit and component files use the other worker.
+    maxWorkers: 2,
     projects: [
       {
         test: {

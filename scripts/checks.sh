@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# The static checks of `npm test`, side by side (types, lint, format): all run to the end, and the
+# script fails if any failed.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+npx tsc --noEmit -p tsconfig.json &
+types=$!
+npx eslint --max-warnings 0 . &
+lint=$!
+npx prettier --check . &
+format=$!
+status=0
+wait "$types" || status=1
+wait "$lint" || status=1
+wait "$format" || status=1
+exit "$status"
