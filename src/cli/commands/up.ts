@@ -70,15 +70,11 @@ function runningPid(home: string, name: string): string {
   return String(readPidFile(join(runDirectory(home), `${name}.pid`))?.pid ?? '?');
 }
 
-/** Starts the cloud unless it runs; true when this call started it. */
-async function ensureCloud(
-  home: string,
-  config: ClusterConfig,
-  timeoutMs: number,
-): Promise<boolean> {
+/** Starts the cloud unless it runs. */
+async function ensureCloud(home: string, config: ClusterConfig, timeoutMs: number): Promise<void> {
   if (isComponentRunning(home, 'cloud') && existsSync(awsEnvPath(home))) {
     process.stdout.write(`up: the cloud runs (pid ${runningPid(home, 'cloud')})\n`);
-    return false;
+    return;
   }
   const done = step('starting the cloud (VPC, EC2, RDS, EKS, IAM)');
   const started = Date.now();
@@ -100,7 +96,6 @@ async function ensureCloud(
     timeoutMs,
   );
   done();
-  return true;
 }
 
 /** Starts the cluster unless it runs and answers. */
@@ -197,17 +192,18 @@ export async function runUp(options: UpOptions): Promise<ExitCode> {
   mkdirSync(home, { recursive: true, mode: 0o755 });
   writeFileSync(clusterConfigPathOf(home), `${JSON.stringify(config, null, 2)}\n`);
   const started = Date.now();
-  let startedCloud = false;
+  // Known before starting: a cloud that fails to become ready was still started by this call.
+  const cloudRanBefore = isComponentRunning(home, 'cloud');
   let vpcId: string;
   let endpoint: string;
   try {
-    startedCloud = await ensureCloud(home, config, timeoutMs);
+    await ensureCloud(home, config, timeoutMs);
     await ensureCluster(home, timeoutMs);
     ({ vpcId, endpoint } = await ensureNodesAndAddons(home, config, timeoutMs));
   } catch (error) {
     // A sandbox this call started is not left half-started: its processes and kernel objects
     // go (its state stays for the next `up`); one that already ran is left to the user.
-    if (startedCloud) {
+    if (!cloudRanBefore) {
       process.stdout.write('\nup: failed; stopping what this up started\n');
       await runDown({ home });
     }
