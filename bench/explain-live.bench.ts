@@ -13,7 +13,7 @@ import { readNetworkInterfaces, readSecurityGroups } from '../src/adapters/ec2/d
 import { evaluateFlow, type Flow } from '../src/core/sg/evaluator.js';
 import type { World } from '../src/core/sg/world.js';
 import { explanationText } from '../src/cli/format/explanation-text.js';
-import { groupLabel } from '../src/cli/format/explanation-sentences.js';
+import { interfaceLabel } from '../src/cli/format/explanation-sentences.js';
 import { CloudService, cloudDatabasePath } from '../src/servers/cloud/cloud-service.js';
 import { Ec2Store } from '../src/servers/cloud/state/ec2-store.js';
 import { worldOfStore } from '../src/servers/cloud/state/store-world.js';
@@ -94,10 +94,7 @@ function liveQuery(world: World, sourceEni: string, targetEni: string, port: num
   if (!source || !target || !from || !to) throw new Error('unknown ENI');
   const flow: Flow = { source: from, destination: to, protocol: 6, port };
   const evaluation = evaluateFlow(world, flow);
-  const ends = [source, target].map(
-    (eni) =>
-      `${eni.networkInterfaceId}, groups ${eni.groupIds.map((id) => groupLabel(world, id)).join(', ')}`,
-  );
+  const ends = [source, target].map((eni) => interfaceLabel(world, eni));
   return `${ends.join('\n')}\n${explanationText(world, evaluation)}`;
 }
 

@@ -45,7 +45,7 @@ import { worldOfStore } from '../../servers/cloud/state/store-world.js';
 import { exitCodes, type ExitCode } from '../exit-codes.js';
 import { explanationJson } from '../format/explanation-json.js';
 import { explanationText } from '../format/explanation-text.js';
-import { groupLabel } from '../format/explanation-sentences.js';
+import { interfaceLabel } from '../format/explanation-sentences.js';
 import { kubeClientOf } from '../sandbox/sandbox-session.js';
 
 export interface LiveExplainOptions {
@@ -125,9 +125,7 @@ class LiveWorld {
   /** `eni-… "description", groups sg-… (NAME)`. */
   interfaceText(address: IpAddress): string {
     const eni = this.world.interfaceAt(address);
-    if (!eni) return `${address.text} is on no interface of the VPC`;
-    const groups = eni.groupIds.map((id) => groupLabel(this.world, id)).join(', ') || 'no groups';
-    return `${eni.networkInterfaceId}${eni.description ? ` "${eni.description}"` : ''}, groups ${groups}`;
+    return eni ? interfaceLabel(this.world, eni) : `${address.text} is on no interface of the VPC`;
   }
 }
 

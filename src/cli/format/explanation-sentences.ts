@@ -6,11 +6,17 @@ import type { IpAddress } from '../../core/net/ip-address.js';
 import type { Evaluation, Flow, GateResult, NearMiss } from '../../core/sg/evaluator.js';
 import { formatProtocol } from '../../core/sg/protocol.js';
 import { formatRuleTraffic, type SecurityGroupRule } from '../../core/sg/rule.js';
-import type { World } from '../../core/sg/world.js';
+import type { NetworkInterface, World } from '../../core/sg/world.js';
 
 export function groupLabel(world: World, groupId: string): string {
   const name = world.group(groupId)?.groupName;
   return name && name !== groupId ? `${groupId} (${name})` : groupId;
+}
+
+/** `eni-… "description", groups sg-… (NAME), …`: an interface as explain names it. */
+export function interfaceLabel(world: World, eni: NetworkInterface): string {
+  const groups = eni.groupIds.map((id) => groupLabel(world, id)).join(', ') || 'none';
+  return `${eni.networkInterfaceId}${eni.description ? ` "${eni.description}"` : ''}, groups ${groups}`;
 }
 
 function peerLabel(world: World, rule: SecurityGroupRule): string {

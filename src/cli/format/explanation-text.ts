@@ -5,7 +5,7 @@ import {
   describeMiss,
   describeRule,
   describeTraffic,
-  groupLabel,
+  interfaceLabel,
   summarizeGate,
   verdictWord,
 } from './explanation-sentences.js';
@@ -14,9 +14,7 @@ const maxNearMisses = 5;
 
 function gateLines(world: World, evaluation: Evaluation, gate: GateResult): string[] {
   const eni = gate.networkInterface;
-  const where = eni
-    ? `${eni.networkInterfaceId}${eni.description ? ` "${eni.description}"` : ''}, groups ${eni.groupIds.map((id) => groupLabel(world, id)).join(', ') || 'none'}`
-    : 'no interface';
+  const where = eni ? interfaceLabel(world, eni) : 'no interface';
   const decision = gate.decision.toUpperCase();
   const lines = [`  ${gate.gate.padEnd(7)} ${decision.padEnd(14)} at ${where}`];
   lines.push(`          ${summarizeGate(world, gate, evaluation.flow)}`);
