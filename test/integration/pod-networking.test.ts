@@ -604,6 +604,7 @@ spec:
         '--wait=true',
         '--timeout=120s',
       );
+    let lastSeen = '';
     await waitFor(
       async () => {
         const onNode = (
@@ -632,6 +633,13 @@ spec:
         const files = (
           await runCommand(['ls', join(stateDir, 'pods')], { okExitCodes: [0, 2] })
         ).stdout.trim();
+        lastSeen = JSON.stringify({
+          pods: onNode.map((item) => item.metadata.name),
+          links,
+          rules,
+          allocations: pool.allocations,
+          files,
+        });
         return (
           links.length === onNode.length &&
           rules.length === onNode.length &&
@@ -639,7 +647,11 @@ spec:
           files === ''
         );
       },
-      { timeoutMs: 60_000, what: 'the node to hold only what its remaining pods use' },
+      {
+        timeoutMs: 60_000,
+        what: 'the node to hold only what its remaining pods use',
+        lastSeen: () => lastSeen,
+      },
     );
     const tables = (await runCommand(['ip', '-n', nodeNamespace, 'route', 'show', 'table', 'all']))
       .stdout;
