@@ -8,7 +8,6 @@
  * whether reality agrees. Exit 0 allowed, 1 denied, 2 bad input.
  */
 import { existsSync } from 'node:fs';
-import Database from 'better-sqlite3';
 import { listNamespaces } from '../../adapters/netns/netns.js';
 import { runCommand } from '../../adapters/exec/run-command.js';
 import {
@@ -39,13 +38,10 @@ import {
 } from '../../core/sg/protocol.js';
 import type { World } from '../../core/sg/world.js';
 import { cloudDatabasePath } from '../../servers/cloud/cloud-service.js';
-import { StateDirectory } from '../../servers/cloud/link-local/state-directory.js';
-import { Ec2Store } from '../../servers/cloud/state/ec2-store.js';
-import { worldOfStore } from '../../servers/cloud/state/store-world.js';
 import { exitCodes, type ExitCode } from '../exit-codes.js';
 import { explanationJson } from '../format/explanation-json.js';
 import { explanationText } from '../format/explanation-text.js';
-import { interfaceLabel } from '../format/explanation-sentences.js';
+import { LiveWorld } from '../sandbox/live-world.js';
 import { kubeClientOf } from '../sandbox/sandbox-session.js';
 
 export interface LiveExplainOptions {
@@ -96,37 +92,6 @@ interface PodObject {
   };
   spec: { nodeName?: string; hostNetwork?: boolean; serviceAccountName?: string };
   status: { phase?: string; podIP?: string };
-}
-
-/** What explain reads: the cloud's committed state (read-only) and the API server. */
-class LiveWorld {
-  readonly world: World;
-  readonly #database: Database.Database;
-  readonly store: Ec2Store;
-  readonly directory: StateDirectory;
-
-  constructor(
-    databasePath: string,
-    readonly kube: KubeHttpClient,
-  ) {
-    this.#database = new Database(databasePath, { readonly: true, fileMustExist: true });
-    this.#database.pragma('busy_timeout = 5000');
-    this.store = new Ec2Store(this.#database);
-    this.world = worldOfStore(this.store);
-    this.directory = new StateDirectory(databasePath, '');
-  }
-
-  close(): void {
-    this.directory.close();
-    this.#database.close();
-    this.kube.close();
-  }
-
-  /** `eni-… "description", groups sg-… (NAME)`. */
-  interfaceText(address: IpAddress): string {
-    const eni = this.world.interfaceAt(address);
-    return eni ? interfaceLabel(this.world, eni) : `${address.text} is on no interface of the VPC`;
-  }
 }
 
 function mustParse(text: string): IpAddress {
@@ -460,48 +425,77 @@ function trafficText(flow: Flow): string {
   return flow.port === undefined ? name : `${name} port ${String(flow.port)}`;
 }
 
-export async function runLiveExplain(options: LiveExplainOptions): Promise<ExitCode> {
-  const path = cloudDatabasePath(options.home);
-  const kube = kubeClientOf(options.home);
+/** What the sandbox is asked: the CLI's positional form, also the dashboard's explain box. */
+export interface LiveQuestion {
+  readonly source: string;
+  readonly target: string;
+  readonly probe: boolean;
+}
+
+export interface LiveAnswer {
+  readonly allowed: boolean;
+  readonly text: string;
+  readonly json: Json;
+}
+
+/** Judges one flow in the live world (refreshed first) and says why, in both output forms. */
+export async function explainLive(
+  live: LiveWorld,
+  prefix: string,
+  question: LiveQuestion,
+): Promise<LiveAnswer> {
+  live.refresh();
+  const target = parseTargetSpec(question.target);
+  const source = await resolveEndpoint(live, question.source);
+  const destination = await resolveEndpoint(live, target.reference);
+  const protocol = parseProtocol(target.protocol === 'all' ? '-1' : target.protocol);
+  const port = target.port ?? destination.defaultPort;
+  if (hasPorts(protocol) && port === undefined) {
+    throw new InputError(`give the port: ${target.reference}:<port>`);
+  }
+  const flow: Flow = {
+    source: source.address,
+    destination: destination.address,
+    protocol,
+    ...(hasPorts(protocol) ? { port } : {}),
+    // icmp stands for ping (echo request).
+    ...(isIcmp(protocol) ? { icmpType: 8, icmpCode: 0 } : {}),
+  };
+  const evaluation = evaluateFlow(live.world, flow);
+  const probed = question.probe ? await probe(prefix, source.address, flow) : undefined;
+  return {
+    allowed: evaluation.verdict === 'allow',
+    text: textOf(live.world, evaluation, {
+      source,
+      destination,
+      probed,
+      probeAsked: question.probe,
+    }),
+    json: jsonOf(live.world, evaluation, source, destination, probed),
+  };
+}
+
+/** Opens the home's live world; a bad-input error when no sandbox is there. */
+export function openLiveWorld(home: string): LiveWorld {
+  const path = cloudDatabasePath(home);
+  const kube = kubeClientOf(home);
   if (!existsSync(path) || !kube) {
+    kube?.close();
     throw new InputError(
-      `no sandbox in ${options.home}: start one with sgpods up (or give --from/--to and describe-* files for the offline form)`,
+      `no sandbox in ${home}: start one with sgpods up (or give --from/--to and describe-* files for the offline form)`,
     );
   }
-  const target = parseTargetSpec(options.target);
-  const live = new LiveWorld(path, kube);
+  return new LiveWorld(path, kube);
+}
+
+export async function runLiveExplain(options: LiveExplainOptions): Promise<ExitCode> {
+  const live = openLiveWorld(options.home);
   try {
-    const source = await resolveEndpoint(live, options.source);
-    const destination = await resolveEndpoint(live, target.reference);
-    const protocol = parseProtocol(target.protocol === 'all' ? '-1' : target.protocol);
-    const port = target.port ?? destination.defaultPort;
-    if (hasPorts(protocol) && port === undefined) {
-      throw new InputError(`give the port: ${target.reference}:<port>`);
-    }
-    const flow: Flow = {
-      source: source.address,
-      destination: destination.address,
-      protocol,
-      ...(hasPorts(protocol) ? { port } : {}),
-      // icmp stands for ping (echo request).
-      ...(isIcmp(protocol) ? { icmpType: 8, icmpCode: 0 } : {}),
-    };
-    const evaluation = evaluateFlow(live.world, flow);
-    const probed = options.probe
-      ? await probe(kernelPrefix(options.home), source.address, flow)
-      : undefined;
-    const allowed = evaluation.verdict === 'allow';
+    const answer = await explainLive(live, kernelPrefix(options.home), options);
     process.stdout.write(
-      options.output === 'json'
-        ? `${JSON.stringify(jsonOf(live.world, evaluation, source, destination, probed), null, 2)}\n`
-        : textOf(live.world, evaluation, {
-            source,
-            destination,
-            probed,
-            probeAsked: options.probe,
-          }),
+      options.output === 'json' ? `${JSON.stringify(answer.json, null, 2)}\n` : answer.text,
     );
-    return allowed ? exitCodes.success : exitCodes.negative;
+    return answer.allowed ? exitCodes.success : exitCodes.negative;
   } finally {
     live.close();
   }

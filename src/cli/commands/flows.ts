@@ -3,12 +3,13 @@
  * `<home>/flow-logs/flows.log`), filtered to one ENI or to the flows of one pod (its IP at either
  * end); `--follow` keeps printing records as the cloud writes them.
  */
-import { existsSync, openSync, readSync, closeSync, statSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { isStatus, resourcePath } from '../../adapters/kube/kube-http-client.js';
 import { InputError } from '../../core/errors.js';
-import { flowLogHeader, parseFlowRecord, type FlowRecord } from '../../core/flows/flow-records.js';
+import { flowLogHeader, type FlowRecord } from '../../core/flows/flow-records.js';
 import { flowLogPathOf } from '../../servers/cloud/dataplane/flow-log-collector.js';
 import { exitCodes, type ExitCode } from '../exit-codes.js';
+import { FlowLogTail } from '../sandbox/flow-log-tail.js';
 import { kubeClientOf } from '../sandbox/sandbox-session.js';
 
 export interface FlowsOptions {
@@ -55,24 +56,11 @@ export async function runFlows(options: FlowsOptions): Promise<ExitCode> {
     (!options.eni || record.interfaceId === options.eni) &&
     (!address || record.source === address || record.destination === address);
   process.stdout.write(`${flowLogHeader}\n`);
-  let offset = 0;
-  let partial = '';
+  const tail = new FlowLogTail(path);
   const readNew = () => {
-    const size = statSync(path).size;
-    if (size <= offset) return;
-    const buffer = Buffer.alloc(size - offset);
-    const descriptor = openSync(path, 'r');
-    try {
-      readSync(descriptor, buffer, 0, buffer.length, offset);
-    } finally {
-      closeSync(descriptor);
-    }
-    offset = size;
-    const lines = (partial + buffer.toString('utf8')).split('\n');
-    partial = lines.pop() ?? '';
-    const shown = lines
-      .map((line) => ({ line, record: parseFlowRecord(line) }))
-      .filter(({ record }) => record !== undefined && wanted(record))
+    const shown = tail
+      .readNew()
+      .filter(({ record }) => wanted(record))
       .map(({ line }) => `${line}\n`);
     if (shown.length > 0) process.stdout.write(shown.join(''));
   };
