@@ -84,6 +84,41 @@ export default tseslint.config(
       ],
     },
   },
+  {
+    // The dashboard's page runs in the browser and shares only the pure core with the server.
+    files: ['web/dashboard/**/*.{ts,tsx}'],
+    extends: [...tseslint.configs.strictTypeChecked],
+    languageOptions: {
+      globals: globals.browser,
+      parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname },
+    },
+    rules: {
+      '@typescript-eslint/no-floating-promises': 'error',
+      '@typescript-eslint/restrict-template-expressions': ['error', { allowNumber: true }],
+      // `onClick={() => setState(x)}` is how event handlers read in JSX.
+      '@typescript-eslint/no-confusing-void-expression': ['error', { ignoreArrowShorthand: true }],
+      complexity: ['error', 15],
+      'max-params': ['error', 5],
+      'no-restricted-imports': [
+        'error',
+        {
+          paths: nodeBuiltins.map((name) => ({ name, message: 'the page runs in a browser.' })),
+          patterns: [
+            {
+              group: [
+                '**/src/adapters/**',
+                '**/src/cli/**',
+                '**/src/servers/**',
+                '**/src/agent/**',
+                '**/src/controller/**',
+              ],
+              message: 'the page may import only src/core (pure) from the server side.',
+            },
+          ],
+        },
+      ],
+    },
+  },
   { files: ['src/adapters/**/*.ts'], rules: boundaryRule(1) },
   {
     files: ['src/controller/**/*.ts', 'src/agent/**/*.ts', 'src/servers/**/*.ts'],

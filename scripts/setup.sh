@@ -11,10 +11,10 @@ log() { printf 'setup: %s\n' "$*"; }
 # workshop app of the image catalogue),
 # tini (the init of every container of the cluster runtime), and tools the tests and users drive
 # inside instances (procps for ps/pkill, util-linux for nsenter/unshare, ping, curl for the
-# metadata service and httpGet probes, dig, jq), and tcpdump (reads the router's NFLOG for the flow
-# logs).
+# metadata service and httpGet probes, dig, jq), tcpdump (reads the router's NFLOG for the flow
+# logs), and chromium (the dashboard's end-to-end test drives it headless through playwright-core).
 packages=(nftables python3-nftables iproute2 conntrack postgresql procps util-linux ca-certificates python3
-  python3-psycopg2 tini iputils-ping curl dnsutils jq tcpdump)
+  python3-psycopg2 tini iputils-ping curl dnsutils jq tcpdump chromium)
 # The real clients: keep the machine's aws CLI and kubectl when present, else Debian's.
 command -v aws >/dev/null 2>&1 || packages+=(awscli)
 command -v kubectl >/dev/null 2>&1 || packages+=(kubernetes-client)

@@ -429,8 +429,10 @@ function buildProgram(): Command {
 
   program
     .command('logs')
-    .description('Show (-f: follow) the log of cloud, kube, controller, aws-node or coredns.')
-    .argument('<component>', 'cloud, kube, controller, aws-node or coredns')
+    .description(
+      'Show (-f: follow) the log of cloud, kube, dashboard, controller, aws-node or coredns.',
+    )
+    .argument('<component>', 'cloud, kube, dashboard, controller, aws-node or coredns')
     .option('-f, --follow', 'keep printing new lines')
     .action(async (component: string, options: { follow?: boolean }) => {
       const { runLogs } = await import('./commands/env-and-logs.js');
@@ -452,6 +454,24 @@ function buildProgram(): Command {
       process.exitCode = await runFlows({
         home: resolveHome(program.opts<GlobalOptions>().home),
         ...options,
+      });
+    });
+
+  program
+    .command('dashboard')
+    .description(
+      "Serve the sandbox's dashboard on loopback (sgpods up starts it): the VPC, pods, groups and live flows.",
+    )
+    .option('--port <port>', 'the port to try first (a taken one falls back to a free one)', '7480')
+    .action(async (options: { port: string }) => {
+      const { runDashboard } = await import('./commands/dashboard.js');
+      const port = Number(options.port);
+      if (!Number.isInteger(port) || port < 0 || port > 65535) {
+        throw new InputError(`--port takes a port number, not "${options.port}"`);
+      }
+      process.exitCode = await runDashboard({
+        home: resolveHome(program.opts<GlobalOptions>().home),
+        port,
       });
     });
 

@@ -19,6 +19,8 @@ export const errorCodes = {
     'A system command (ip, nft, sysctl, ...) failed or timed out; `argv`, `exitCode` and `stderr` say which and why.',
   SGPODS_FLOW_LOG_UNREADABLE:
     "The router's NFLOG capture is not the pcap stream flow logs read (link type 239, little-endian).",
+  SGPODS_DASHBOARD_NOT_BUILT:
+    "The dashboard's page (dist/dashboard) is missing: the front end was not built (npm run build).",
   SGPODS_INTERNAL: 'A broken invariant inside sgpods: a bug to report.',
 } as const;
 

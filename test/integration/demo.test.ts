@@ -9,6 +9,7 @@ import parsePrometheusTextFormat from 'parse-prometheus-text-format';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCommand } from '../../src/adapters/exec/run-command.js';
 import { instanceNamespaceName } from '../../src/core/kernel-names.js';
+import { launchHeadlessChromium } from '../support/headless-chromium.js';
 import { cliPath } from '../support/run-cli.js';
 import { SandboxProcess } from '../support/sandbox-process.js';
 import { createTestHome, isRoot, type TestHome } from '../support/test-home.js';
@@ -79,10 +80,13 @@ describe.skipIf(!isRoot)('sgpods demo: the workshop replayed on a fresh sandbox'
       'labelled vpc.amazonaws.com/has-trunk-attached=true',
     );
     expect(await sandbox.sgpodsOk(['logs', 'cloud'])).not.toBe('');
+    expect(await sandbox.sgpodsOk(['logs', 'dashboard'])).toMatch(
+      /^dashboard: serving http:\/\/127\.0\.0\.1:\d+\/$/m,
+    );
     const unknown = await sandbox.sgpods(['logs', 'nosuch']);
     expect(unknown.code).toBe(2);
     expect(unknown.stderr).toContain(
-      'unknown component "nosuch"; one of: cloud, kube, controller, aws-node, coredns',
+      'unknown component "nosuch"; one of: cloud, kube, dashboard, controller, aws-node, coredns',
     );
   });
 
@@ -241,6 +245,71 @@ describe.skipIf(!isRoot)('sgpods demo: the workshop replayed on a fresh sandbox'
       'version account-id interface-id srcaddr dstaddr srcport dstport protocol packets bytes start end action log-status',
     );
   });
+
+  it("draws green's accepted and red's rejected flows to RDS in the dashboard, and explains red there as the CLI does", async () => {
+    const status = await sandbox.sgpods(['status']);
+    const url = /^dashboard\s+running, (http:\/\/127\.0\.0\.1:\d+\/)$/m.exec(status.stdout)?.[1];
+    expect(url, status.stdout).toBeDefined();
+    const cli = await sandbox.sgpods([
+      'explain',
+      'deploy/sg-per-pod/red-pod',
+      'rds/rds-eksworkshop:5432',
+    ]);
+    expect(cli.code).toBe(1);
+    const browser = await launchHeadlessChromium();
+    try {
+      const { page } = browser;
+      const errors: string[] = [];
+      page.on('pageerror', (error) => errors.push(error.message));
+      await page.goto(url ?? '');
+      // The map: the database in its subnet, green on its branch ENI carrying POD_SG, red on its node's ENI.
+      await page.locator('[data-ref="rds/rds-eksworkshop"]').waitFor({ timeout: 15_000 });
+      const green = page.locator('button.pod.branch[data-ref^="pod/sg-per-pod/green-pod-"]');
+      expect(await green.locator('.chip').allTextContents()).toEqual(['POD_SG']);
+      const red = page.locator('button.pod.node[data-ref^="pod/sg-per-pod/red-pod-"]');
+      expect(await red.count()).toBe(1);
+      // Live flows: the app connects every 5 s; rows in the table and arrows on the map.
+      const row = (app: string, action: string) =>
+        `tr.flow[data-action="${action}"][data-source^="pod/sg-per-pod/${app}-"][data-destination="rds/rds-eksworkshop"]`;
+      const arrow = (app: string, action: string) =>
+        `.flow-line[data-action="${action}"][data-source^="pod/sg-per-pod/${app}-"][data-destination="rds/rds-eksworkshop"]`;
+      for (const selector of [
+        row('green-pod', 'ACCEPT'),
+        row('red-pod', 'REJECT'),
+        arrow('green-pod', 'ACCEPT'),
+        arrow('red-pod', 'REJECT'),
+      ]) {
+        await page.locator(selector).first().waitFor({ state: 'attached', timeout: 15_000 });
+      }
+      expect(await page.locator(row('green-pod', 'REJECT')).count()).toBe(0);
+      expect(await page.locator(row('red-pod', 'ACCEPT')).count()).toBe(0);
+      // The explain box answers for red exactly as the CLI does.
+      await page
+        .getByRole('combobox', { name: 'source', exact: true })
+        .fill('deploy/sg-per-pod/red-pod');
+      await page
+        .getByRole('combobox', { name: 'target[:port][/protocol]', exact: true })
+        .fill('rds/rds-eksworkshop:5432');
+      await page.getByRole('button', { name: 'Explain', exact: true }).click();
+      const answer = page.getByTestId('explain-answer');
+      await answer.locator('[data-verdict="denied"]').waitFor({ timeout: 15_000 });
+      expect(await answer.locator('pre').textContent()).toBe(cli.stdout);
+      // Keyboard: Enter on a focused pod opens its groups, policy reasons and recent flows.
+      await green.focus();
+      await page.keyboard.press('Enter');
+      const details = page.getByTestId('pod-details');
+      await details.waitFor();
+      expect(await details.textContent()).toMatch(/POD_SG sg-[0-9a-f]{17}/);
+      expect(await details.locator('li.policy.matched').textContent()).toContain('matched');
+      await details
+        .locator('li.flow[data-action="ACCEPT"][data-destination="rds/rds-eksworkshop"]')
+        .first()
+        .waitFor({ state: 'attached', timeout: 15_000 });
+      expect(errors).toEqual([]);
+    } finally {
+      await browser.close();
+    }
+  }, 120_000);
 
   it("serves aws-node's and the controller's metrics inside the VPC", async () => {
     /** GET `url` from the namespace of the node `selector` picks. */

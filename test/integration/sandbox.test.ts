@@ -536,6 +536,8 @@ managedNodeGroups:
     const again = await sandbox.sgpodsOk(['up']);
     expect(again).toMatch(/^up: the cloud runs \(pid \d+\)$/m);
     expect(again).toMatch(/^up: the cluster runs \(pid \d+\)$/m);
+    expect(again).toMatch(/^up: the dashboard runs \(pid \d+\)$/m);
+    expect(again).toMatch(/^ {4}dashboard: http:\/\/127\.0\.0\.1:\d+\/ /m);
   });
 
   it('refuses an unknown instance type and a user who is not root, starting nothing', async () => {

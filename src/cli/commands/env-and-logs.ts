@@ -1,8 +1,8 @@
 /**
  * `sgpods env`: the exports that point kubectl and the aws CLI on the host at the home's sandbox
- * (`eval "$(sgpods env)"`). `sgpods logs <component> [-f]`: a component's log — the cloud and the
- * cluster from their log files, the controller, aws-node and the cluster DNS through `kubectl
- * logs` (every replica, prefixed) — followed with `-f`.
+ * (`eval "$(sgpods env)"`). `sgpods logs <component> [-f]`: a component's log — the cloud, the
+ * cluster and the dashboard from their log files, the controller, aws-node and the cluster DNS
+ * through `kubectl logs` (every replica, prefixed) — followed with `-f`.
  */
 import { spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
@@ -18,7 +18,7 @@ const podComponents: Readonly<Record<string, string>> = {
   'aws-node': 'k8s-app=aws-node',
   coredns: 'k8s-app=kube-dns',
 };
-const fileComponents = ['cloud', 'kube'];
+const fileComponents = ['cloud', 'kube', 'dashboard'];
 
 export const logComponents = [...fileComponents, ...Object.keys(podComponents)];
 

@@ -1,12 +1,14 @@
 /**
  * `sgpods status [--home DIR]`: what of the home's sandbox runs — the cloud and the cluster
- * processes with their endpoints, and the nodes with their node group, instance and readiness.
+ * processes with their endpoints, the dashboard's URL, and the nodes with their node group,
+ * instance and readiness.
  * Exit 0 when everything runs and every node is Ready, 1 otherwise.
  */
 import { readHomeAwsSettings } from '../../adapters/aws/home-aws.js';
 import { kernelPrefix } from '../../core/kernel-names.js';
 import { exitCodes, type ExitCode } from '../exit-codes.js';
 import { isComponentRunning } from '../sandbox/background-process.js';
+import { dashboardUrlOf } from './dashboard.js';
 import { kubeApiUrlOf, kubeClientOf, listNodes } from '../sandbox/sandbox-session.js';
 
 function table(rows: readonly (readonly string[])[]): string {
@@ -31,6 +33,7 @@ export async function runStatus(home: string): Promise<ExitCode> {
     `home      ${home} (kernel prefix ${kernelPrefix(home)})`,
     `cloud     ${cloudUp ? `running, ${settings?.endpoint ?? '?'} (${settings?.region ?? '?'})` : 'stopped'}`,
     `cluster   ${kubeUp ? `running, ${kubeApiUrlOf(home) ?? '?'}` : 'stopped'}`,
+    `dashboard ${isComponentRunning(home, 'dashboard') ? `running, ${dashboardUrlOf(home) ?? '?'}` : 'stopped'}`,
   ];
   const nodesHealthy = kubeUp ? await describeNodes(home, lines) : false;
   process.stdout.write(`${lines.join('\n')}\n`);

@@ -3,9 +3,10 @@
  * and IAM endpoints over a VPC with real packets), then the cluster whose nodes are the cloud's
  * instances — both in the background; the node groups of the eksctl ClusterConfig (default:
  * the workshop's base cluster) launched as EC2 instances; returns once the nodes are Ready and
- * the add-ons (aws-node, cluster DNS) run. A second `up` starts only what does not run.
+ * the add-ons (aws-node, cluster DNS) run, and the dashboard serves on loopback. A second `up`
+ * starts only what does not run.
  */
-import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { readClusterConfig } from '../../adapters/eks/cluster-config-file.js';
 import { awsEnvPath, readAwsEnvVariables } from '../../adapters/aws/home-aws.js';
@@ -15,6 +16,7 @@ import { InputError } from '../../core/errors.js';
 import { readPidFile, runDirectory } from '../../adapters/process/pid-file.js';
 import { scaleNodeGroup } from '../../servers/kube/runtime/sandbox/node-groups.js';
 import { exitCodes, type ExitCode } from '../exit-codes.js';
+import { dashboardUrlOf, dashboardUrlPathOf } from './dashboard.js';
 import { runDown } from './down.js';
 import {
   isComponentRunning,
@@ -115,6 +117,26 @@ async function ensureCluster(home: string, timeoutMs: number): Promise<void> {
   done();
 }
 
+/** Starts the dashboard unless it runs; its URL. */
+async function ensureDashboard(home: string, timeoutMs: number): Promise<string> {
+  const running = dashboardUrlOf(home);
+  if (isComponentRunning(home, 'dashboard') && running) {
+    process.stdout.write(`up: the dashboard runs (pid ${runningPid(home, 'dashboard')})\n`);
+    return running;
+  }
+  const done = step('starting the dashboard');
+  rmSync(dashboardUrlPathOf(home), { force: true });
+  const dashboard = startInBackground(home, 'dashboard', ['dashboard']);
+  await waitUntilReady(
+    home,
+    dashboard,
+    () => isComponentRunning(home, 'dashboard') && dashboardUrlOf(home) !== undefined,
+    timeoutMs,
+  );
+  done();
+  return dashboardUrlOf(home) ?? '?';
+}
+
 async function ensureNodeGroups(
   session: CloudSession,
   client: KubeHttpClient,
@@ -196,10 +218,12 @@ export async function runUp(options: UpOptions): Promise<ExitCode> {
   const cloudRanBefore = isComponentRunning(home, 'cloud');
   let vpcId: string;
   let endpoint: string;
+  let dashboardUrl: string;
   try {
     await ensureCloud(home, config, timeoutMs);
     await ensureCluster(home, timeoutMs);
     ({ vpcId, endpoint } = await ensureNodesAndAddons(home, config, timeoutMs));
+    dashboardUrl = await ensureDashboard(home, timeoutMs);
   } catch (error) {
     // A sandbox this call started is not left half-started: its processes and kernel objects
     // go (its state stays for the next `up`); one that already ran is left to the user.
@@ -215,6 +239,7 @@ export async function runUp(options: UpOptions): Promise<ExitCode> {
       `    kubectl:  export KUBECONFIG=${kubeconfigPathOf(home)}`,
       `    aws:      source ${awsEnvPath(home)}`,
       `    endpoint: ${endpoint} (inside the VPC)`,
+      `    dashboard: ${dashboardUrl} (the VPC, pods, groups and live flows; loopback only)`,
       `    shell:    sgpods --home ${home} shell (a workstation in the VPC, the workshop's Cloud9)`,
       `    metrics:  ${readAwsEnvVariables(home).AWS_ENDPOINT_URL ?? '?'}/metrics (cloud); inside the VPC, aws-node <node IP>:61678/metrics and the controller <pod IP>:8443/metrics`,
       `    status:   sgpods --home ${home} status; stop: sgpods --home ${home} down`,
