@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { branchEnisBenchmark } from './branch-enis.bench.js';
 import { cloudBenchmark } from './cloud.bench.js';
 import { cniAddBenchmark } from './cni-add.bench.js';
+import { dashboardBenchmark } from './dashboard.bench.js';
 import { dataplaneBenchmark } from './dataplane.bench.js';
 import { demoBenchmark } from './demo.bench.js';
 import { evaluatorBenchmark } from './evaluator.bench.js';
@@ -39,6 +40,7 @@ const benchmarks: readonly Benchmark[] = [
   branchEnisBenchmark,
   cniAddBenchmark,
   demoBenchmark,
+  dashboardBenchmark,
 ];
 
 async function main(names: readonly string[]): Promise<number> {
