@@ -1,4 +1,4 @@
-import { useMemo, useState } from 'preact/hooks';
+import { useCallback, useMemo, useState } from 'preact/hooks';
 import type { PodView } from '../../../src/core/dashboard/dashboard-model.js';
 import { ExplainBox, type Question } from './components/explain-box.js';
 import { FlowList } from './components/flow-list.js';
@@ -15,7 +15,11 @@ export function App() {
     () => topology?.pods.find((pod) => pod.ref === selectedRef),
     [topology, selectedRef],
   );
-  const ask = (next: Question) => setQuestion({ ...next, asked: Date.now() });
+  const ask = useCallback((next: Question) => setQuestion({ ...next, asked: Date.now() }), []);
+  const select = useCallback(
+    (ref: string) => setSelectedRef((current) => (current === ref ? undefined : ref)),
+    [],
+  );
 
   return (
     <>
@@ -48,12 +52,7 @@ export function App() {
         <section class="panel map-panel" aria-labelledby="map-title">
           <h2 id="map-title">VPC, nodes and pods</h2>
           {topology ? (
-            <VpcMap
-              topology={topology}
-              flows={flows}
-              selectedRef={selectedRef}
-              onSelect={(ref) => setSelectedRef(ref === selectedRef ? undefined : ref)}
-            />
+            <VpcMap topology={topology} flows={flows} selectedRef={selectedRef} onSelect={select} />
           ) : (
             <p>Waiting for the sandbox…</p>
           )}

@@ -46,15 +46,27 @@ export function useLiveState(): LiveState {
       const recent = JSON.parse((event as MessageEvent<string>).data) as FlowMessage[];
       setMessages(recent.slice(-keptFlows).reverse());
     });
+    // Records come in bursts (one per ENI that saw a flow): one render per frame, not per record.
+    let pending: FlowMessage[] = [];
+    let frame: number | undefined;
+    const flush = () => {
+      frame = undefined;
+      const arrived = pending.reverse();
+      pending = [];
+      setMessages((previous) => {
+        const known = new Set(previous.map((item) => item.sequence));
+        const fresh = arrived.filter((message) => !known.has(message.sequence));
+        return fresh.length === 0 ? previous : [...fresh, ...previous].slice(0, keptFlows);
+      });
+    };
     events.addEventListener('flow', (event) => {
-      const message = JSON.parse((event as MessageEvent<string>).data) as FlowMessage;
-      setMessages((previous) =>
-        previous.some((item) => item.sequence === message.sequence)
-          ? previous
-          : [message, ...previous].slice(0, keptFlows),
-      );
+      pending.push(JSON.parse((event as MessageEvent<string>).data) as FlowMessage);
+      frame ??= requestAnimationFrame(flush);
     });
-    return () => events.close();
+    return () => {
+      if (frame !== undefined) cancelAnimationFrame(frame);
+      events.close();
+    };
   }, []);
 
   const flows = useMemo(() => {

@@ -10,13 +10,13 @@ import type {
   PodView,
   Topology,
 } from '../../../../src/core/dashboard/dashboard-model.js';
+import { memo } from 'preact/compat';
 import { useRef } from 'preact/hooks';
 import { FlowOverlay } from './flow-overlay.js';
 import { GroupChips } from './group-chips.js';
 
 interface MapProps {
   readonly topology: Topology;
-  readonly flows: readonly FlowView[];
   readonly selectedRef: string | undefined;
   readonly onSelect: (ref: string) => void;
 }
@@ -121,9 +121,28 @@ function NodeCard(props: MapProps & { node: NodeView; pods: readonly PodView[] }
   );
 }
 
-export function VpcMap(props: MapProps) {
-  const { topology } = props;
+/** The map with the flows drawn over it; the boxes re-render only when the topology does. */
+export function VpcMap(props: MapProps & { readonly flows: readonly FlowView[] }) {
   const container = useRef<HTMLDivElement>(null);
+  return (
+    <div class="vpc" ref={container}>
+      <MapBoxes
+        topology={props.topology}
+        selectedRef={props.selectedRef}
+        onSelect={props.onSelect}
+      />
+      <FlowOverlay
+        container={container}
+        flows={props.flows}
+        topology={props.topology}
+        focusRef={props.selectedRef}
+      />
+    </div>
+  );
+}
+
+const MapBoxes = memo(function MapBoxes(props: MapProps) {
+  const { topology } = props;
   const occupied = (subnetId: string) =>
     topology.nodes.some((node) => node.subnetId === subnetId) ||
     topology.databases.some((db) => db.subnetId === subnetId) ||
@@ -138,7 +157,7 @@ export function VpcMap(props: MapProps) {
   const shown = topology.subnets.filter((subnet) => occupied(subnet.id));
   const empty = topology.subnets.filter((subnet) => !occupied(subnet.id));
   return (
-    <div class="vpc" ref={container}>
+    <>
       <p class="vpc-head">
         VPC <code>{topology.vpc?.id ?? '?'}</code> {topology.vpc?.cidr ?? ''} ·{' '}
         {String(topology.nodes.length)} nodes · {String(topology.pods.length)} pods
@@ -225,12 +244,6 @@ export function VpcMap(props: MapProps) {
           Empty subnets: {empty.map((subnet) => `${subnet.id} ${subnet.cidr}`).join(', ')}
         </p>
       ) : null}
-      <FlowOverlay
-        container={container}
-        flows={props.flows}
-        topology={topology}
-        focusRef={props.selectedRef}
-      />
-    </div>
+    </>
   );
-}
+});
