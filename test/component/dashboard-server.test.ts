@@ -36,9 +36,9 @@ interface Answer {
   readonly body: string;
 }
 
-function get(url: string, method = 'GET'): Promise<Answer> {
+function get(url: string, method = 'GET', headers: Record<string, string> = {}): Promise<Answer> {
   return new Promise((resolve, reject) => {
-    const call = request(url, { method }, (response) => {
+    const call = request(url, { method, headers }, (response) => {
       let body = '';
       response.setEncoding('utf8');
       response.on('data', (chunk: string) => (body += chunk));
@@ -300,8 +300,13 @@ describe('the dashboard server', () => {
     );
   });
 
-  it('refuses other methods, and falls back to a free port when its port is taken', async () => {
+  it('refuses other methods and other hosts, and falls back to a free port when its port is taken', async () => {
     expect((await get(`${url}api/topology`, 'POST')).status).toBe(405);
+    // DNS rebinding: the request reaches 127.0.0.1 but names another host.
+    const rebound = await get(`${url}api/topology`, 'GET', { host: 'attacker.example' });
+    expect(rebound.status).toBe(403);
+    const port = new URL(url).port;
+    expect((await get(`${url}api/flows`, 'GET', { host: `localhost:${port}` })).status).toBe(200);
     const taken = Number(new URL(url).port);
     const second = new DashboardServer({
       live,
@@ -357,5 +362,11 @@ describe('following the flow log', () => {
     expect(tail.readNew().map(({ record }) => record.sourcePort)).toEqual([4]);
     appendFileSync(path, 'not a record\n' + line(5));
     expect(tail.readNew().map(({ record }) => record.sourcePort)).toEqual([5]);
+    // Starting exactly at a line's start (here: the end) skips nothing that comes next.
+    const fromNow = new FlowLogTail(path, { lastBytes: 0 });
+    const atBoundary = new FlowLogTail(path, { lastBytes: line(5).length });
+    appendFileSync(path, line(6));
+    expect(fromNow.readNew().map(({ record }) => record.sourcePort)).toEqual([6]);
+    expect(atBoundary.readNew().map(({ record }) => record.sourcePort)).toEqual([5, 6]);
   });
 });

@@ -138,6 +138,11 @@ export class DashboardServer {
     otherwise: () => void,
   ): Promise<void> {
     const url = new URL(request.url ?? '/', 'http://dashboard');
+    // A page from elsewhere that rebinds its name to 127.0.0.1 still sends its own Host.
+    if (!this.#isLoopbackHost(request.headers.host)) {
+      json(response, 403, { message: 'the dashboard answers to 127.0.0.1 and localhost only' });
+      return;
+    }
     if (request.method !== 'GET' && request.method !== 'HEAD') {
       json(response, 405, { message: `${request.method ?? '?'} is not allowed` });
       return;
@@ -161,6 +166,14 @@ export class DashboardServer {
       default:
         otherwise();
     }
+  }
+
+  #isLoopbackHost(host: string | undefined): boolean {
+    const port = (this.#server.address() as AddressInfo | null)?.port;
+    return (
+      port !== undefined &&
+      ['127.0.0.1', 'localhost', '[::1]'].some((name) => host === `${name}:${String(port)}`)
+    );
   }
 
   async #explain(parameters: URLSearchParams, response: ServerResponse): Promise<void> {

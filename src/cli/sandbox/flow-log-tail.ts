@@ -23,8 +23,19 @@ export class FlowLogTail {
   ) {
     if (options.lastBytes !== undefined && existsSync(path)) {
       this.#offset = Math.max(0, statSync(path).size - options.lastBytes);
-      // Started inside a line: its rest is not a record.
-      this.#skipFirstLine = this.#offset > 0;
+      // Started inside a line (the byte before is not its predecessor's newline): its rest is not
+      // a record.
+      this.#skipFirstLine = this.#offset > 0 && this.#byteAt(this.#offset - 1) !== 0x0a;
+    }
+  }
+
+  #byteAt(position: number): number | undefined {
+    const byte = Buffer.alloc(1);
+    const descriptor = openSync(this.path, 'r');
+    try {
+      return readSync(descriptor, byte, 0, 1, position) === 1 ? byte[0] : undefined;
+    } finally {
+      closeSync(descriptor);
     }
   }
 
