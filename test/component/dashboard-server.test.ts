@@ -156,6 +156,16 @@ describe('the dashboard server', () => {
         }),
       );
     }
+    const created = await kube.call('POST', '/api/v1/namespaces/default/pods', {
+      body: JSON.stringify({
+        apiVersion: 'v1',
+        kind: 'Pod',
+        metadata: { name: 'waiting' },
+        spec: { containers: [{ name: 'app', image: 'busybox' }] },
+      }),
+      contentType: 'application/json',
+    });
+    expect(created.status).toBe(201);
     writeFileSync(
       flowLog,
       'version account-id interface-id srcaddr dstaddr srcport dstport protocol packets bytes start end action log-status\n',
@@ -213,6 +223,15 @@ describe('the dashboard server', () => {
     expect(topology.groups.find((group) => group.id === rdsSg)?.ingress).toEqual([
       { traffic: 'tcp 5432', peer: `${podSg} (POD_SG)`, peerGroupId: podSg },
     ]);
+    // No scheduler here: the pod stays unscheduled, and is drawn as such.
+    expect(topology.pods).toContainEqual(
+      expect.objectContaining({
+        ref: 'pod/default/waiting',
+        node: '',
+        network: 'none',
+        networkReason: 'not scheduled: waiting for the scheduler',
+      }),
+    );
     expect(topology.edges).toContainEqual({
       from: podSg,
       to: rdsSg,

@@ -40,7 +40,11 @@ interface PodObject {
     ownerReferences?: { kind: string; name: string }[];
   };
   spec: { nodeName?: string; hostNetwork?: boolean; serviceAccountName?: string };
-  status: { phase?: string; podIP?: string };
+  status: {
+    phase?: string;
+    podIP?: string;
+    conditions?: { type: string; status: string; message?: string }[];
+  };
 }
 
 interface AccountObject {
@@ -229,8 +233,9 @@ export class TopologyReader {
       );
       return found ? { namespace, name, labels: found.metadata.labels ?? {} } : undefined;
     };
+    // Pods not yet scheduled are listed too (node ''): a pod Pending for pod-eni is worth seeing.
     return pods
-      .filter((pod) => pod.spec.nodeName)
+      .filter((pod) => !pod.spec.hostNetwork || pod.spec.nodeName)
       .map((pod) => {
         const { namespace, name } = pod.metadata;
         const inNamespace = policies.filter((policy) => policy.metadata.namespace === namespace);
@@ -272,6 +277,13 @@ export class TopologyReader {
     nodes: readonly NodeView[],
     matched: boolean,
   ): Pick<PodView, 'network' | 'eni' | 'networkReason'> {
+    if (!pod.spec.nodeName) {
+      const scheduled = pod.status.conditions?.find((item) => item.type === 'PodScheduled');
+      return {
+        network: 'none',
+        networkReason: `not scheduled: ${scheduled?.message ?? 'waiting for the scheduler'}`,
+      };
+    }
     const node = nodes.find((item) => item.name === pod.spec.nodeName);
     if (pod.spec.hostNetwork) {
       const primary = node?.enis[0];
@@ -281,16 +293,27 @@ export class TopologyReader {
         networkReason: "hostNetwork: the pod is its node and carries the node's groups",
       };
     }
+    return this.#branchNetwork(pod) ?? this.#nodeNetwork(pod, matched);
+  }
+
+  /** The branch ENI the pod-eni annotation names, when the cloud has it. */
+  #branchNetwork(pod: PodObject): Pick<PodView, 'network' | 'eni' | 'networkReason'> | undefined {
     const annotation = pod.metadata.annotations?.[podEniAnnotation];
     const branch = annotation ? decodePodEniAnnotation(annotation)[0] : undefined;
     const branchEni = branch ? this.#eni(branch.eniId, 'branch') : undefined;
-    if (branch && branchEni) {
-      return {
-        network: 'branch',
-        eni: branchEni,
-        networkReason: `branch ENI ${branch.eniId} (VLAN ${branch.vlanId}) on the node's trunk: the policy's groups apply`,
-      };
-    }
+    if (!branch || !branchEni) return undefined;
+    return {
+      network: 'branch',
+      eni: branchEni,
+      networkReason: `branch ENI ${branch.eniId} (VLAN ${branch.vlanId}) on the node's trunk: the policy's groups apply`,
+    };
+  }
+
+  /** The node ENI holding the pod's IP as a secondary address. */
+  #nodeNetwork(
+    pod: PodObject,
+    matched: boolean,
+  ): Pick<PodView, 'network' | 'eni' | 'networkReason'> {
     const address = parseIpAddress(pod.status.podIP ?? '');
     const holder = address ? this.live.world.interfaceAt(address) : undefined;
     const eni = holder ? this.#eni(holder.networkInterfaceId) : undefined;

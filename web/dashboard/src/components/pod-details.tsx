@@ -26,7 +26,7 @@ export function PodDetails(props: {
       </h3>
       <dl>
         <dt>node</dt>
-        <dd>{pod.node}</dd>
+        <dd>{pod.node || 'not scheduled'}</dd>
         <dt>IP</dt>
         <dd>{pod.ip || 'none yet'}</dd>
         <dt>phase</dt>

@@ -155,6 +155,7 @@ const MapBoxes = memo(function MapBoxes(props: MapProps) {
         topology.instances.filter((instance) => instance.subnetId === subnetId).length,
     );
   const shown = topology.subnets.filter((subnet) => occupied(subnet.id));
+  const unscheduled = topology.pods.filter((pod) => pod.node === '');
   const empty = topology.subnets.filter((subnet) => !occupied(subnet.id));
   return (
     <>
@@ -239,6 +240,22 @@ const MapBoxes = memo(function MapBoxes(props: MapProps) {
           </section>
         ))}
       </div>
+      {unscheduled.length > 0 ? (
+        <section class="unscheduled" aria-label="pods not scheduled">
+          <h3>Not scheduled (Pending: no node fits yet)</h3>
+          <div class="eni-pods">
+            {unscheduled.map((pod) => (
+              <PodButton
+                key={pod.ref}
+                pod={pod}
+                topology={topology}
+                selected={props.selectedRef === pod.ref}
+                onSelect={props.onSelect}
+              />
+            ))}
+          </div>
+        </section>
+      ) : null}
       {empty.length > 0 ? (
         <p class="empty-subnets">
           Empty subnets: {empty.map((subnet) => `${subnet.id} ${subnet.cidr}`).join(', ')}
