@@ -752,7 +752,7 @@ spec:
     }
   });
 
-  it('adopts running pods after kill -9 of the runtime: same processes, no orphans', async () => {
+  it('adopts running pods after kill -9 of the runtime, and of their launchers too: same processes, no orphans', async () => {
     await kube.kubectlOk([
       'create',
       'deployment',
@@ -779,10 +779,50 @@ spec:
         '{.items[*].status.containerStatuses[0].restartCount}',
       ),
     ).toBe('0 0');
+    // A crash of every sgpods process also takes the launchers (which record exit codes); the
+    // containers live on and are adopted through their inits, not started again beside
+    // themselves (where a server would find its port taken).
+    /** The containers' inits (tini, PID 1 of each container) in the pods' namespaces. */
+    const inPods = async () =>
+      (
+        await Promise.all(
+          (await podNamespaces(home.prefix)).map(async (namespace) =>
+            (await runCommand(['ip', 'netns', 'pids', namespace])).stdout.trim().split('\n'),
+          ),
+        )
+      )
+        .flat()
+        .filter((pid) => {
+          try {
+            return readFileSync(`/proc/${pid}/comm`, 'utf8').trim() === 'tini';
+          } catch {
+            return false;
+          }
+        })
+        .sort();
+    const containersBefore = await inPods();
+    expect(containersBefore).toHaveLength(2);
+    await kube.kill9();
+    for (const pid of ownLaunchers(home.home)) process.kill(pid, 'SIGKILL');
+    await waitFor(() => ownLaunchers(home.home).length === 0, {
+      timeoutMs: 10_000,
+      what: 'the launchers to die',
+    });
+    await kube.start();
+    await kube.kubectlOk(['rollout', 'status', 'deployment/steady', '--timeout=120s']);
+    expect(await inPods()).toEqual(containersBefore);
+    expect(
+      await kube.jsonpath(
+        ['pods', '-l', 'app=steady'],
+        '{.items[*].status.containerStatuses[0].restartCount}',
+      ),
+    ).toBe('0 0');
     await kube.kubectlOk(['delete', 'deployment', 'steady']);
     await waitFor(
       async () =>
-        (await podNamespaces(home.prefix)).length === 0 && ownLaunchers(home.home).length === 0,
+        (await podNamespaces(home.prefix)).length === 0 &&
+        ownLaunchers(home.home).length === 0 &&
+        containersBefore.every((pid) => !existsSync(`/proc/${pid}`)),
       {
         timeoutMs: 60_000,
         what: 'the adopted pods to be stopped and removed',

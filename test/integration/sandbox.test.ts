@@ -486,6 +486,18 @@ managedNodeGroups:
     const cloudUrl = readFileSync(join(home.home, 'aws-env'), 'utf8').match(
       /AWS_ENDPOINT_URL='http:\/\/127\.0\.0\.1:(\d+)'/,
     );
+    const dnsRestarts = () =>
+      sandbox.kubectlOk([
+        '-n',
+        'kube-system',
+        'get',
+        'pods',
+        '-l',
+        'k8s-app=kube-dns',
+        '-o',
+        'jsonpath={.items[*].status.containerStatuses[0].restartCount}',
+      ]);
+    const restartsBefore = await dnsRestarts();
     const victims = (await processesOf(home.home)).map((line) => Number(line.trim().split(' ')[0]));
     expect(victims.length).toBeGreaterThan(5);
     for (const pid of victims) {
@@ -522,6 +534,8 @@ managedNodeGroups:
       `port ${cloudUrl?.[1] ?? ''} is taken; choosing another`,
     );
     expect((await sandbox.sgpods(['status'])).code).toBe(0);
+    // The DNS containers outlived their launchers and were adopted, not started beside themselves.
+    expect(await dnsRestarts()).toBe(restartsBefore);
     await sandbox.kubectlOk([
       'create',
       'deployment',

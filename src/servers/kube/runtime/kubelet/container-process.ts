@@ -117,15 +117,27 @@ export function removeMemoryCgroup(cgroup: string): void {
   }
 }
 
+/** What a pod record keeps of a container's processes for the next kubelet. */
+export interface SavedProcesses {
+  /** The launcher (`sh`, which records the exit status). */
+  readonly process?: PidRecord;
+  /** The container's init (tini) on the host, once it was seen. */
+  readonly init?: PidRecord;
+}
+
 export class ContainerProcess {
   #exited: Promise<ContainerExit>;
+  /** Followed through its init alone: the launcher was killed, the container was not. */
+  readonly #initOnly: boolean;
 
   private constructor(
     readonly record: PidRecord,
     readonly exitPath: string,
     readonly memoryCgroup: string | undefined,
     exited: Promise<number | undefined>,
+    initOnly = false,
   ) {
+    this.#initOnly = initOnly;
     this.#exited = exited.then((code) => this.#exitOf(code));
   }
 
@@ -177,16 +189,42 @@ export class ContainerProcess {
     );
   }
 
-  /** A container a previous kubelet started: followed by polling, since it is not our child. */
-  static adopt(record: PidRecord, exitPath: string, memoryCgroup?: string): ContainerProcess {
+  /**
+   * A container a previous kubelet started, followed by polling since it is not our child: by its
+   * launcher, or — when a crash killed the launcher but not the container — by its init, so the
+   * container is neither counted as exited nor started a second time beside itself. Undefined
+   * when nothing of it runs.
+   */
+  static adopt(
+    saved: SavedProcesses,
+    exitPath: string,
+    memoryCgroup?: string,
+  ): ContainerProcess | undefined {
+    const followed = [saved.process, saved.init].find(
+      (record): record is PidRecord => record !== undefined && isRunning(record),
+    );
+    if (!followed) return undefined;
     const exited = new Promise<number | undefined>((resolve) => {
       const check = (): void => {
-        if (!isRunning(record)) resolve(undefined);
+        if (!isRunning(followed)) resolve(undefined);
         else setTimeout(check, 250);
       };
       check();
     });
-    return new ContainerProcess(record, exitPath, memoryCgroup, exited);
+    return new ContainerProcess(
+      followed,
+      exitPath,
+      memoryCgroup,
+      exited,
+      followed !== saved.process,
+    );
+  }
+
+  /** The init's pid and start time, for the pod record (undefined until it runs). */
+  initRecord(): PidRecord | undefined {
+    const pid = this.initPid();
+    const startTime = pid === undefined ? undefined : startTimeOf(pid);
+    return pid === undefined || startTime === undefined ? undefined : { pid, startTime };
   }
 
   get exited(): Promise<ContainerExit> {
@@ -210,6 +248,7 @@ export class ContainerProcess {
 
   /** The container's PID 1 (tini) on the host, once it runs. */
   initPid(): number | undefined {
+    if (this.#initOnly) return this.record.pid;
     // sh → unshare (ip netns exec replaced itself) → sh (PID 1, execs tini).
     for (const unshare of childrenOf(this.record.pid)) {
       const init = childrenOf(unshare)[0];
@@ -232,6 +271,8 @@ export class ContainerProcess {
   }
 
   #outermost(): number[] {
+    // Killing a PID namespace's init kills every process in it.
+    if (this.#initOnly) return [this.record.pid];
     const unshare = childrenOf(this.record.pid);
     const inits = unshare.flatMap(childrenOf);
     return [...inits, ...unshare];

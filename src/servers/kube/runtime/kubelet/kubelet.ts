@@ -19,7 +19,6 @@ import {
   type KubeResource,
 } from '../../../../adapters/kube/kube-http-client.js';
 import { WorkQueue } from '../../../../adapters/kube/work-queue.js';
-import { isRunning } from '../../../../adapters/process/pid-file.js';
 import {
   extendedAllocatablePatch,
   type ResourceList,
@@ -404,13 +403,9 @@ export class Kubelet {
   /** A pod that went while no kubelet ran: kill its containers, remove its sandbox and files. */
   async #removeLeftover(record: PodRecord): Promise<void> {
     for (const saved of Object.values(record.containers)) {
-      if (saved.process && isRunning(saved.process)) {
-        const process = ContainerProcess.adopt(
-          saved.process,
-          join(this.#podStateDirectory, record.uid, 'gone.exit'),
-        );
-        process.signal('SIGKILL');
-      }
+      ContainerProcess.adopt(saved, join(this.#podStateDirectory, record.uid, 'gone.exit'))?.signal(
+        'SIGKILL',
+      );
     }
     const hostAddress = record.hostNetwork ? this.options.node.internalIp : undefined;
     await new PodSandbox(record.netns, record.sandboxId, hostAddress)

@@ -41,6 +41,7 @@ import {
   removeMemoryCgroup,
   type BindMount,
   type ContainerExit,
+  type SavedProcesses,
 } from './container-process.js';
 import type { LogTailer } from './log-tailer.js';
 import { PodSandbox, type SandboxNode } from './pod-sandbox.js';
@@ -71,10 +72,9 @@ export interface WorkerContext {
   readonly onGone: (uid: string) => void;
 }
 
-interface SavedContainer {
+interface SavedContainer extends SavedProcesses {
   readonly containerId: string;
   readonly restartCount: number;
-  readonly process?: PidRecord;
   readonly startedAt?: string;
   readonly hasRun: boolean;
   readonly lastState?: ContainerState;
@@ -106,6 +106,8 @@ interface ContainerRun {
   restartCount: number;
   containerId: string;
   process?: ContainerProcess;
+  /** The running container's init on the host, kept so a kubelet after a crash finds it. */
+  init?: PidRecord;
   backoffSeconds: number;
   backoffUntil: number;
   pullFailures: number;
@@ -266,18 +268,18 @@ export class PodWorker {
     this.#sandboxReady = existsSync(`/run/netns/${this.#sandbox.netns}`) && saved.ip !== undefined;
     for (const [name, kept] of Object.entries(saved.containers)) {
       const run = this.#runs.get(name);
-      if (!run || !kept.process || kept.state?.kind !== 'running') continue;
-      const process = ContainerProcess.adopt(
-        kept.process,
-        this.#exitPath(run),
-        this.#cgroupOf(run),
-      );
+      if (!run || kept.state?.kind !== 'running') continue;
+      const process = ContainerProcess.adopt(kept, this.#exitPath(run), this.#cgroupOf(run));
+      if (!process) continue;
       run.process = process;
       run.started = true;
       run.ready = !run.spec.readinessProbe;
       this.#followLogs(run);
       this.#watchExit(run, process);
       this.#startProbes(run);
+      // A kubelet killed right after starting it may not have saved the init yet.
+      if (kept.init) run.init = kept.init;
+      else this.#recordInit(run, process);
     }
   }
 
@@ -656,6 +658,24 @@ export class PodWorker {
     this.#watchExit(run, process);
     this.#startProbes(run);
     this.#save();
+    this.#recordInit(run, process);
+  }
+
+  /** Saves the container's init once it runs (a few ms after the launcher). */
+  #recordInit(run: ContainerRun, process: ContainerProcess, triesLeft = 50): void {
+    if (run.process !== process || this.#closed) return;
+    const init = process.initRecord();
+    if (init) {
+      run.init = init;
+      this.#save();
+      return;
+    }
+    if (triesLeft > 0) {
+      const timer = setTimeout(() => {
+        this.#recordInit(run, process, triesLeft - 1);
+      }, 100);
+      run.timers.push(timer);
+    }
   }
 
   #watchExit(run: ContainerRun, process: ContainerProcess): void {
@@ -669,6 +689,7 @@ export class PodWorker {
   #exited(run: ContainerRun, process: ContainerProcess, exit: ContainerExit): void {
     if (run.process !== process) return;
     run.process = undefined;
+    run.init = undefined;
     for (const timer of run.timers) clearTimeout(timer);
     run.timers = [];
     this.context.tailer.finish(this.#rawPath(run, 'stdout'));
@@ -950,6 +971,7 @@ export class PodWorker {
         state: run.state,
         ...(run.lastState ? { lastState: run.lastState } : {}),
         ...(run.process ? { process: run.process.record } : {}),
+        ...(run.init ? { init: run.init } : {}),
       };
     }
     const record: PodRecord = {
