@@ -181,7 +181,7 @@ describe('the dashboard server', () => {
     );
     server = new DashboardServer({
       live,
-      topology: new TopologyReader(live, { cluster: 'test-cluster', region: cloud.service.region }),
+      topology: new TopologyReader(live),
       flows: new FlowLogTail(flowLog, { lastBytes: 64 * 1024 }),
       prefix: 'nonexistent',
       pollMs: 100,
@@ -213,7 +213,8 @@ describe('the dashboard server', () => {
     const answer = await get(`${url}api/topology`);
     expect(answer.status).toBe(200);
     const topology = JSON.parse(answer.body) as Topology;
-    expect(topology.cluster).toBe('test-cluster');
+    expect(topology.cluster).toBe(cloud.service.clusterName);
+    expect(topology.region).toBe(cloud.service.region);
     expect(topology.vpc?.id).toBe(cloud.service.network.vpcId);
     expect(topology.subnets.map((subnet) => subnet.id)).toEqual(
       expect.arrayContaining([...cloud.service.network.privateSubnetIds]),
@@ -329,7 +330,7 @@ describe('the dashboard server', () => {
     const taken = Number(new URL(url).port);
     const second = new DashboardServer({
       live,
-      topology: new TopologyReader(live, { cluster: 'test-cluster', region: 'us-west-2' }),
+      topology: new TopologyReader(live),
       flows: new FlowLogTail(flowLog),
       prefix: 'nonexistent',
     });
@@ -349,7 +350,7 @@ describe('the dashboard server', () => {
         () =>
           new DashboardServer({
             live,
-            topology: new TopologyReader(live, { cluster: '', region: '' }),
+            topology: new TopologyReader(live),
             flows: new FlowLogTail(flowLog),
             prefix: '',
             assets: `${empty}/`,

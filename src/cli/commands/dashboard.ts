@@ -5,7 +5,6 @@
  */
 import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { readHomeAwsSettings } from '../../adapters/aws/home-aws.js';
 import { runDirectory, writePidFile } from '../../adapters/process/pid-file.js';
 import { kernelPrefix } from '../../core/kernel-names.js';
 import { flowLogPathOf } from '../../servers/cloud/dataplane/flow-log-collector.js';
@@ -29,12 +28,6 @@ export function dashboardUrlOf(home: string): string | undefined {
   return existsSync(path) ? readFileSync(path, 'utf8').trim() || undefined : undefined;
 }
 
-function clusterNameOf(home: string): string {
-  const path = join(home, 'cluster.json');
-  if (!existsSync(path)) return '';
-  return (JSON.parse(readFileSync(path, 'utf8')) as { name?: string }).name ?? '';
-}
-
 export async function runDashboard(options: { home: string; port?: number }): Promise<ExitCode> {
   const { home } = options;
   const live = openLiveWorld(home);
@@ -43,10 +36,7 @@ export async function runDashboard(options: { home: string; port?: number }): Pr
   try {
     server = new DashboardServer({
       live,
-      topology: new TopologyReader(live, {
-        cluster: clusterNameOf(home),
-        region: readHomeAwsSettings(home)?.region ?? '',
-      }),
+      topology: new TopologyReader(live),
       flows: new FlowLogTail(flowLogPathOf(home), { lastBytes: 256 * 1024 }),
       prefix: kernelPrefix(home),
     });

@@ -236,13 +236,13 @@ export async function runUp(options: UpOptions): Promise<ExitCode> {
   process.stdout.write(
     [
       `up: cluster ${config.name} (${config.region}, VPC ${vpcId}) ready in ${((Date.now() - started) / 1000).toFixed(1)} s`,
-      `    kubectl:  export KUBECONFIG=${kubeconfigPathOf(home)}`,
-      `    aws:      source ${awsEnvPath(home)}`,
-      `    endpoint: ${endpoint} (inside the VPC)`,
+      `    kubectl:   export KUBECONFIG=${kubeconfigPathOf(home)}`,
+      `    aws:       source ${awsEnvPath(home)}`,
+      `    endpoint:  ${endpoint} (inside the VPC)`,
       `    dashboard: ${dashboardUrl} (the VPC, pods, groups and live flows; loopback only)`,
-      `    shell:    sgpods --home ${home} shell (a workstation in the VPC, the workshop's Cloud9)`,
-      `    metrics:  ${readAwsEnvVariables(home).AWS_ENDPOINT_URL ?? '?'}/metrics (cloud); inside the VPC, aws-node <node IP>:61678/metrics and the controller <pod IP>:8443/metrics`,
-      `    status:   sgpods --home ${home} status; stop: sgpods --home ${home} down`,
+      `    shell:     sgpods --home ${home} shell (a workstation in the VPC, the workshop's Cloud9)`,
+      `    metrics:   ${readAwsEnvVariables(home).AWS_ENDPOINT_URL ?? '?'}/metrics (cloud); inside the VPC, aws-node <node IP>:61678/metrics and the controller <pod IP>:8443/metrics`,
+      `    status:    sgpods --home ${home} status; stop: sgpods --home ${home} down`,
       '',
     ].join('\n'),
   );

@@ -8,6 +8,7 @@
 import { existsSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import sirv from 'sirv';
 import type { ExplainAnswer } from '../../core/dashboard/dashboard-model.js';
@@ -74,9 +75,10 @@ export class DashboardServer {
 
   constructor(private readonly options: DashboardServerOptions) {
     const assets = options.assets ?? dashboardAssetsDirectory();
-    if (!existsSync(`${assets}/index.html`)) {
+    const page = join(assets, 'index.html');
+    if (!existsSync(page)) {
       throw new DashboardNotBuiltError(
-        `the dashboard's page is not built (${assets}index.html is missing): run npm run build`,
+        `the dashboard's page is not built (${page} is missing): run npm run build`,
       );
     }
     // `dev`: files are looked up per request, so a rebuild under a running dashboard is served.

@@ -51,11 +51,6 @@ interface AccountObject {
   metadata: { name: string; namespace: string; labels?: Record<string, string> };
 }
 
-export interface ClusterIdentity {
-  readonly cluster: string;
-  readonly region: string;
-}
-
 function peerText(world: World, rule: SecurityGroupRule): string {
   switch (rule.peer.kind) {
     case 'cidr':
@@ -85,10 +80,7 @@ function ownerOf(pod: PodObject): string | undefined {
 }
 
 export class TopologyReader {
-  constructor(
-    private readonly live: LiveWorld,
-    private readonly identity: ClusterIdentity,
-  ) {}
+  constructor(private readonly live: LiveWorld) {}
 
   get #kube(): KubeHttpClient {
     return this.live.kube;
@@ -124,7 +116,9 @@ export class TopologyReader {
       ].flatMap((eni) => (eni ? [eni.id] : [])),
     );
     return {
-      ...this.identity,
+      // The cloud keeps the cluster it serves and its region.
+      cluster: store.meta('clusterName') ?? '',
+      region: store.meta('region') ?? '',
       vpc: vpc ? { id: vpc.vpcId, cidr: vpc.cidrBlock } : undefined,
       subnets: store
         .subnets()
