@@ -6,7 +6,7 @@
  * reported as Kubernetes words them; the workshop's two Deployments (unchanged) print the rows
  * and the timeout; a `kill -9` of the runtime is adopted without orphans.
  */
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCommand } from '../../src/adapters/exec/run-command.js';
@@ -802,6 +802,30 @@ spec:
         .sort();
     const containersBefore = await inPods();
     expect(containersBefore).toHaveLength(2);
+    const nodesDirectory = join(home.home, 'kube', 'nodes');
+    /** The pods' records (what the next kubelet reads), with their paths. */
+    const records = () =>
+      readdirSync(nodesDirectory).flatMap((node) => {
+        const pods = join(nodesDirectory, node, 'pods');
+        return (existsSync(pods) ? readdirSync(pods) : [])
+          .map((uid) => join(pods, uid, 'record.json'))
+          .filter((path) => existsSync(path))
+          .map((path) => ({
+            path,
+            record: JSON.parse(readFileSync(path, 'utf8')) as {
+              name: string;
+              containers: Record<string, { init?: unknown }>;
+            },
+          }));
+      });
+    // The kubelet has seen each container's init (it looks a few ms after the start).
+    await waitFor(
+      () =>
+        records()
+          .filter(({ record }) => record.name.startsWith('steady-'))
+          .every(({ record }) => Object.values(record.containers).every((c) => c.init)),
+      { timeoutMs: 10_000, what: 'the inits in the pod records' },
+    );
     await kube.kill9();
     for (const pid of ownLaunchers(home.home)) process.kill(pid, 'SIGKILL');
     await waitFor(() => ownLaunchers(home.home).length === 0, {
@@ -817,12 +841,43 @@ spec:
         '{.items[*].status.containerStatuses[0].restartCount}',
       ),
     ).toBe('0 0');
+    // Once more, as if the kubelet had died before it saw the inits: the records name only the
+    // dead launchers. What still runs in the pods' namespaces goes before the containers start
+    // again — once each, not beside themselves.
+    await kube.kill9();
+    for (const pid of ownLaunchers(home.home)) process.kill(pid, 'SIGKILL');
+    await waitFor(() => ownLaunchers(home.home).length === 0, {
+      timeoutMs: 10_000,
+      what: 'the launchers to die',
+    });
+    for (const { path, record } of records()) {
+      for (const container of Object.values(record.containers)) delete container.init;
+      writeFileSync(path, JSON.stringify(record));
+    }
+    await kube.start();
+    await kube.kubectlOk(['rollout', 'status', 'deployment/steady', '--timeout=120s']);
+    let seen: string[] = [];
+    await waitFor(
+      async () => {
+        seen = await inPods();
+        return seen.length === 2 && seen.every((pid) => !containersBefore.includes(pid));
+      },
+      {
+        timeoutMs: 30_000,
+        what: 'the old containers gone and one new one per pod',
+        lastSeen: () => seen.join(' '),
+      },
+    );
+    expect(
+      await kube.jsonpath(
+        ['pods', '-l', 'app=steady'],
+        '{.items[*].status.containerStatuses[0].restartCount}',
+      ),
+    ).toBe('1 1');
     await kube.kubectlOk(['delete', 'deployment', 'steady']);
     await waitFor(
       async () =>
-        (await podNamespaces(home.prefix)).length === 0 &&
-        ownLaunchers(home.home).length === 0 &&
-        containersBefore.every((pid) => !existsSync(`/proc/${pid}`)),
+        (await podNamespaces(home.prefix)).length === 0 && ownLaunchers(home.home).length === 0,
       {
         timeoutMs: 60_000,
         what: 'the adopted pods to be stopped and removed',

@@ -93,6 +93,14 @@ function childrenOf(pid: number): number[] {
   }
 }
 
+function commandOf(pid: number): string | undefined {
+  try {
+    return readFileSync(`/proc/${pid}/comm`, 'utf8').trim();
+  } catch {
+    return undefined;
+  }
+}
+
 /** Whether the kernel has the cgroup v1 memory controller (this machine's cgroup v2 has none). */
 export function memoryLimitsAvailable(): boolean {
   return existsSync(join(memoryCgroupRoot, 'memory.limit_in_bytes'));
@@ -220,11 +228,15 @@ export class ContainerProcess {
     );
   }
 
-  /** The init's pid and start time, for the pod record (undefined until it runs). */
+  /**
+   * The init's pid and start time, for the pod record: undefined until tini itself runs (before,
+   * the chain's child may be a passing `mount` or the `sh` that is about to exec tini).
+   */
   initRecord(): PidRecord | undefined {
     const pid = this.initPid();
-    const startTime = pid === undefined ? undefined : startTimeOf(pid);
-    return pid === undefined || startTime === undefined ? undefined : { pid, startTime };
+    if (pid === undefined || commandOf(pid) !== 'tini') return undefined;
+    const startTime = startTimeOf(pid);
+    return startTime === undefined ? undefined : { pid, startTime };
   }
 
   get exited(): Promise<ContainerExit> {

@@ -17,6 +17,7 @@ import {
   type KubeHttpClient,
   type KubeResource,
 } from '../../../../adapters/kube/kube-http-client.js';
+import { killProcessesIn } from '../../../../adapters/netns/sweep.js';
 import type { PidRecord } from '../../../../adapters/process/pid-file.js';
 import {
   containerArgv,
@@ -208,6 +209,7 @@ export class PodWorker {
   #startTime: string;
   #terminating: Promise<void> | undefined;
   #syncing: Promise<void> = Promise.resolve();
+  #orphansToKill = false;
   #dirty = false;
   #running = false;
   #lastReported = '';
@@ -266,10 +268,14 @@ export class PodWorker {
 
   #adopt(saved: PodRecord): void {
     this.#sandboxReady = existsSync(`/run/netns/${this.#sandbox.netns}`) && saved.ip !== undefined;
+    let lost = false;
+    let adopted = false;
     for (const [name, kept] of Object.entries(saved.containers)) {
       const run = this.#runs.get(name);
       if (!run || kept.state?.kind !== 'running') continue;
       const process = ContainerProcess.adopt(kept, this.#exitPath(run), this.#cgroupOf(run));
+      lost ||= !process;
+      adopted ||= process !== undefined;
       if (!process) continue;
       run.process = process;
       run.started = true;
@@ -281,6 +287,10 @@ export class PodWorker {
       if (kept.init) run.init = kept.init;
       else this.#recordInit(run, process);
     }
+    // A container recorded running that can be followed neither by its launcher nor by its init
+    // (killed before the init was saved) may still run: with nothing of the pod adopted, whatever
+    // runs in its own network namespace is that, and goes before anything starts again.
+    this.#orphansToKill = lost && !adopted && saved.hostNetwork !== true;
   }
 
   /** Takes the newest version of the pod and works towards it. */
@@ -338,6 +348,10 @@ export class PodWorker {
       return;
     }
     if (!finished) {
+      if (this.#orphansToKill) {
+        this.#orphansToKill = false;
+        await killProcessesIn(this.#sandbox.netns).catch(this.context.onError);
+      }
       for (const run of this.#runs.values()) await this.#ensureContainer(run);
     }
     if (finished && this.#sandboxReady) await this.#teardownSandbox();
