@@ -378,6 +378,10 @@ export class PodWorker {
       return false;
     }
     const { namespace = 'default', name = '' } = this.#pod.metadata;
+    // The record names the sandbox before CNI ADD runs: a kubelet killed during ADD (the plugin
+    // finishes without it) leaves the next one a sandbox id to DEL or to ADD again, not a
+    // namespace and plugin state that nobody knows.
+    this.#save();
     try {
       this.#ip = await this.#sandbox.create(this.context.sandboxNode, {
         namespace,
