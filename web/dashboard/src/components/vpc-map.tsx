@@ -76,6 +76,24 @@ function EniBox(props: { eni: EniView; topology: Topology; children?: preact.Com
   );
 }
 
+/** An RDS instance or an instance that is not a node: a heading, a line of facts, its ENI. */
+function ResourceCard(props: {
+  kind: 'database' | 'instance';
+  reference: string;
+  label: string;
+  meta: string;
+  eni: EniView | undefined;
+  topology: Topology;
+}) {
+  return (
+    <article class={props.kind} data-ref={props.reference} aria-label={props.label}>
+      <h4>{props.label}</h4>
+      <span class="node-meta">{props.meta}</span>
+      {props.eni ? <EniBox eni={props.eni} topology={props.topology} /> : null}
+    </article>
+  );
+}
+
 function NodeCard(props: MapProps & { node: NodeView; pods: readonly PodView[] }) {
   const { node, pods, topology } = props;
   const hostPods = pods.filter((pod) => pod.network === 'host');
@@ -194,34 +212,28 @@ const MapBoxes = memo(function MapBoxes(props: MapProps) {
               {topology.databases
                 .filter((db) => db.subnetId === subnet.id)
                 .map((db) => (
-                  <article
-                    class="database"
+                  <ResourceCard
                     key={db.ref}
-                    data-ref={db.ref}
-                    aria-label={`RDS ${db.identifier}`}
-                  >
-                    <h4>RDS {db.identifier}</h4>
-                    <span class="node-meta">
-                      {db.engine} · {db.status} · port {String(db.port)}
-                    </span>
-                    {db.eni ? <EniBox eni={db.eni} topology={topology} /> : null}
-                  </article>
+                    kind="database"
+                    reference={db.ref}
+                    label={`RDS ${db.identifier}`}
+                    meta={`${db.engine} · ${db.status} · port ${String(db.port)}`}
+                    eni={db.eni}
+                    topology={topology}
+                  />
                 ))}
               {topology.instances
                 .filter((instance) => instance.subnetId === subnet.id)
                 .map((instance) => (
-                  <article
-                    class="instance"
+                  <ResourceCard
                     key={instance.ref}
-                    data-ref={instance.ref}
-                    aria-label={`instance ${instance.name}`}
-                  >
-                    <h4>{instance.name}</h4>
-                    <span class="node-meta">
-                      <code>{instance.instanceId}</code> · {instance.ip}
-                    </span>
-                    {instance.eni ? <EniBox eni={instance.eni} topology={topology} /> : null}
-                  </article>
+                    kind="instance"
+                    reference={instance.ref}
+                    label={instance.name}
+                    meta={`${instance.instanceId} · ${instance.ip}`}
+                    eni={instance.eni}
+                    topology={topology}
+                  />
                 ))}
               {topology.otherEnis
                 .filter((eni) => eni.subnetId === subnet.id)
